@@ -1,0 +1,96 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export interface VisitorCookieOptions {
+  name: string;
+  domain?: string | undefined;
+  maxAgeDays: number;
+  /** The first secret signs; every secret verifies, so a rotation keeps existing visitors. */
+  secrets: string[];
+}
+
+export type CookieState = 'valid' | 'missing' | 'invalid';
+
+export interface Visitor {
+  id: string;
+  /** What the request carried: a valid signed cookie, none, or one that failed verification. */
+  cookie: CookieState;
+  /** True when the cookie must be (re)issued: new visitor, rotated secret, or tampered value. */
+  issue: boolean;
+}
+
+const SIGNATURE_BYTES = 16;
+const ID_BYTES = 16;
+const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+
+export interface VisitorCookies {
+  readonly name: string;
+  identify(cookieHeader: string | undefined): Visitor;
+  /** The Set-Cookie header value that stores this visitor ID in the browser. */
+  serialize(visitorId: string, secure: boolean): string;
+}
+
+export function createVisitorCookies(options: VisitorCookieOptions): VisitorCookies {
+  const { name, secrets } = options;
+  const signers = secrets.map((secret) => (id: string) => sign(secret, id));
+  const prefix = `${name}=`;
+  const attributes = cookieAttributes(options);
+
+  function verify(value: string): 'current' | 'rotated' | undefined {
+    const dot = value.indexOf('.');
+    if (dot < 0) return undefined;
+    const id = value.slice(0, dot);
+    if (!ID_PATTERN.test(id)) return undefined;
+    const given = Buffer.from(value.slice(dot + 1), 'base64url');
+    if (given.length !== SIGNATURE_BYTES) return undefined;
+    for (let i = 0; i < signers.length; i++) {
+      if (timingSafeEqual(given, signers[i]!(id))) return i === 0 ? 'current' : 'rotated';
+    }
+    return undefined;
+  }
+
+  return {
+    name,
+    identify(cookieHeader) {
+      const value = readCookie(cookieHeader, prefix);
+      if (value === undefined) return { id: newVisitorId(), cookie: 'missing', issue: true };
+      const verdict = verify(value);
+      if (verdict === undefined) return { id: newVisitorId(), cookie: 'invalid', issue: true };
+      return { id: value.slice(0, value.indexOf('.')), cookie: 'valid', issue: verdict === 'rotated' };
+    },
+    serialize(visitorId, secure) {
+      const signature = signers[0]!(visitorId).toString('base64url');
+      return `${prefix}${visitorId}.${signature}${attributes}${secure ? '; Secure' : ''}`;
+    },
+  };
+}
+
+function cookieAttributes(options: VisitorCookieOptions): string {
+  const maxAge = Math.floor(options.maxAgeDays * 86_400);
+  const domain = options.domain ? `; Domain=${options.domain}` : '';
+  return `; Max-Age=${maxAge}; Path=/${domain}; HttpOnly; SameSite=Lax`;
+}
+
+function sign(secret: string, id: string): Buffer {
+  return createHmac('sha256', secret).update(id).digest().subarray(0, SIGNATURE_BYTES);
+}
+
+function newVisitorId(): string {
+  return randomBytes(ID_BYTES).toString('base64url');
+}
+
+/** Finds one cookie by name without parsing the whole header: the hot path reads only ours. */
+function readCookie(header: string | undefined, prefix: string): string | undefined {
+  if (!header) return undefined;
+  let from = 0;
+  while (from < header.length) {
+    const at = header.indexOf(prefix, from);
+    if (at < 0) return undefined;
+    const boundary = at === 0 || header[at - 1] === ' ' || header[at - 1] === ';';
+    if (boundary) {
+      const end = header.indexOf(';', at);
+      return header.slice(at + prefix.length, end < 0 ? undefined : end).trim();
+    }
+    from = at + prefix.length;
+  }
+  return undefined;
+}
