@@ -1,0 +1,71 @@
+import { placeholderReason } from '../events/macro.js';
+import type { RelayEvent } from '../events/event.js';
+import type { Destination } from '../destinations/destination.js';
+import type { RefusedClick, StoredClick } from '../store/types.js';
+
+export interface CaptureResult {
+  clicks: StoredClick[];
+  refused: RefusedClick[];
+  /** One line per click parameter found, accepted or not, for the trace. */
+  notes: Array<{ destination: string; param: string; accepted: boolean; reason: string }>;
+}
+
+/**
+ * Reads each destination's click parameters from the landing URL (the page's own URL, or the
+ * Referer header when the tag did not send one, as an image pixel cannot). The first valid value
+ * per destination wins; refused values are reported with the reason and never stored.
+ */
+export function captureClicks(
+  event: RelayEvent,
+  referer: string | undefined,
+  destinations: readonly Destination[],
+  now: number,
+): CaptureResult {
+  const result: CaptureResult = { clicks: [], refused: [], notes: [] };
+  const landing = event.page_location ?? referer;
+  if (!landing || !landing.includes('?')) return result;
+  const params = queryOf(landing);
+  if (!params) return result;
+  for (const destination of destinations) {
+    let firstRefusal: string | undefined;
+    for (const param of destination.clickParams) {
+      const value = params.get(param);
+      if (value === null) continue;
+      const reason = refusalReason(value, destination);
+      if (reason === undefined) {
+        result.clicks.push({ destination: destination.id, clickId: value, capturedAt: now });
+        result.notes.push({ destination: destination.id, param, accepted: true, reason: `${param}=${value}` });
+        firstRefusal = undefined;
+        break;
+      }
+      const message = `${param}: ${reason}`;
+      firstRefusal ??= message;
+      result.notes.push({ destination: destination.id, param, accepted: false, reason: message });
+    }
+    if (firstRefusal !== undefined) result.refused.push({ destination: destination.id, at: now, reason: firstRefusal });
+  }
+  return result;
+}
+
+function queryOf(url: string): URLSearchParams | undefined {
+  const start = url.indexOf('?');
+  const hash = url.indexOf('#', start);
+  try {
+    return new URLSearchParams(url.slice(start + 1, hash < 0 ? undefined : hash));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a landing value cannot be this destination's click ID, or undefined when it can. */
+export function refusalReason(value: string, destination: Destination): string | undefined {
+  const placeholder = placeholderReason(value);
+  if (placeholder) return placeholder;
+  if (value.length > destination.clickIdMaxLength) {
+    return `the value is ${value.length} characters long; at most ${destination.clickIdMaxLength} are accepted`;
+  }
+  if (destination.clickIdPattern && !destination.clickIdPattern.test(value)) {
+    return `"${value.length > 80 ? `${value.slice(0, 77)}...` : value}" does not match ${destination.template.id}'s click-ID pattern ${destination.clickIdPattern.source}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,124 @@
+import type { RelayEvent } from '../events/event.js';
+import type { Destination } from '../destinations/destination.js';
+import type { FoundClick, FoundClicks } from '../store/types.js';
+import { refusalReason } from './capture.js';
+
+export type ClickSource = 'explicit' | 'visitor' | 'client';
+
+export type Attribution =
+  | { kind: 'send'; destination: Destination; clickId: string; source: ClickSource; capturedAt: number | undefined }
+  | { kind: 'expired'; destination: Destination; clickId: string; capturedAt: number; lateByMs: number }
+  | { kind: 'no_click'; destination: Destination; reason: string };
+
+export interface AttributionInput {
+  event: RelayEvent;
+  /** Clicks found under the visitor cookie and the GA4 client ID, and where each came from. */
+  found: FoundClicks;
+  /** Why nothing could be looked up (no cookie, no client ID), when that is the case. */
+  lookupGap: string | undefined;
+  /** Every configured destination: a click for a destination that does not convert on this event still wins its group. */
+  destinations: readonly Destination[];
+  now: number;
+}
+
+/**
+ * Last touch per attribution group: the newest click across the group's destinations wins, so one
+ * sale pays one network. Each destination that converts on this event gets exactly one decision.
+ */
+export function attributeConversion(input: AttributionInput): Attribution[] {
+  const { event, destinations } = input;
+  const converting = destinations.filter((d) => d.conversionEvents.has(event.event_name));
+  const groups = new Map<string, Destination[]>();
+  for (const d of converting) groups.set(d.group, [...(groups.get(d.group) ?? []), d]);
+  const decisions: Attribution[] = [];
+  for (const [group, members] of groups) {
+    const everyone = destinations.filter((d) => d.group === group);
+    decisions.push(...attributeGroup(input, group, members, everyone));
+  }
+  return decisions;
+}
+
+function attributeGroup(
+  input: AttributionInput,
+  group: string,
+  members: Destination[],
+  everyone: Destination[],
+): Attribution[] {
+  const explicit = input.event.click_id;
+  if (explicit !== undefined) return attributeExplicit(input, explicit, members, everyone);
+
+  const inGroup = new Set(everyone.map((d) => d.id));
+  const candidates = input.found.clicks.filter((c) => inGroup.has(c.destination));
+  const winner = candidates.reduce<FoundClick | undefined>(
+    (best, c) => (best === undefined || c.capturedAt > best.capturedAt ? c : best),
+    undefined,
+  );
+  return members.map((destination): Attribution => {
+    if (!winner) return { kind: 'no_click', destination, reason: noClickReason(input, destination) };
+    if (winner.destination !== destination.id) {
+      return {
+        kind: 'no_click',
+        destination,
+        reason:
+          `last touch: the newest click in attribution group "${group}" came from "${winner.destination}" ` +
+          `(${new Date(winner.capturedAt).toISOString()}), so this sale is credited there`,
+      };
+    }
+    const age = input.now - winner.capturedAt;
+    if (age > destination.windowMs) {
+      return { kind: 'expired', destination, clickId: winner.clickId, capturedAt: winner.capturedAt, lateByMs: age - destination.windowMs };
+    }
+    return {
+      kind: 'send', destination, clickId: winner.clickId,
+      source: winner.via, capturedAt: winner.capturedAt,
+    };
+  });
+}
+
+/**
+ * An explicit click ID on the conversion names no network, so it goes to the destination the
+ * event names (`destination` parameter), else to the group's newest stored click, else to the
+ * first destination whose click-ID rules accept it.
+ */
+function attributeExplicit(
+  input: AttributionInput,
+  clickId: string,
+  members: Destination[],
+  everyone: Destination[],
+): Attribution[] {
+  const named = input.event.params.destination;
+  const inGroup = new Set(everyone.map((d) => d.id));
+  const newestStored = input.found.clicks
+    .filter((c) => inGroup.has(c.destination))
+    .sort((a, b) => b.capturedAt - a.capturedAt)[0];
+  let target: Destination | undefined;
+  if (typeof named === 'string') {
+    target = members.find((d) => d.id === named);
+  } else {
+    target =
+      members.find((d) => d.id === newestStored?.destination) ??
+      members.find((d) => refusalReason(clickId, d) === undefined);
+  }
+  return members.map((destination): Attribution => {
+    if (destination !== target) {
+      const why = target
+        ? `the explicit click_id was attributed to "${target.id}"`
+        : typeof named === 'string'
+          ? `the event names destination "${named}"`
+          : `the explicit click_id "${clickId}" is refused by every destination in the group`;
+      return { kind: 'no_click', destination, reason: why };
+    }
+    const refusal = refusalReason(clickId, destination);
+    if (refusal) return { kind: 'no_click', destination, reason: `explicit click_id refused: ${refusal}` };
+    return { kind: 'send', destination, clickId, source: 'explicit', capturedAt: undefined };
+  });
+}
+
+function noClickReason(input: AttributionInput, destination: Destination): string {
+  const refused = input.found.refused.find((r) => r.destination === destination.id);
+  if (refused) {
+    return `no valid click ID was captured: the landing at ${new Date(refused.at).toISOString()} was refused (${refused.reason})`;
+  }
+  if (input.lookupGap) return input.lookupGap;
+  return `no click ID for "${destination.id}" was captured for this visitor (landing parameters: ${destination.clickParams.join(', ')})`;
+}

@@ -1,0 +1,79 @@
+import { Agent, request } from 'undici';
+import type { RenderedRequest } from '../destinations/index.js';
+
+/** Enough of a network's answer to classify it; the rest is not read. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  durationMs: number;
+}
+
+export class TransportError extends Error {
+  constructor(message: string, readonly durationMs: number) {
+    super(message);
+    this.name = 'TransportError';
+  }
+}
+
+export interface Sender {
+  send(req: RenderedRequest, timeoutMs: number): Promise<Answer>;
+  close(): Promise<void>;
+}
+
+/**
+ * Sends postbacks through one keep-alive connection pool. Redirects are never followed: a postback
+ * URL that redirects is misconfigured, and following it could reach an internal address.
+ */
+export function createSender(options: { connectionsPerOrigin?: number } = {}): Sender {
+  const agent = new Agent({
+    connections: options.connectionsPerOrigin ?? 64,
+    keepAliveTimeout: 10_000,
+    connect: { timeout: 5_000 },
+  });
+  return {
+    async send(req, timeoutMs) {
+      const started = performance.now();
+      try {
+        const res = await request(req.url, {
+          method: req.method,
+          headers: req.headers,
+          body: req.body,
+          dispatcher: agent,
+          signal: AbortSignal.timeout(timeoutMs),
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        });
+        const body = await readCapped(res.body);
+        return { status: res.statusCode, headers: res.headers, body, durationMs: performance.now() - started };
+      } catch (err) {
+        const elapsed = performance.now() - started;
+        const e = err as Error & { code?: string };
+        const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT';
+        throw new TransportError(
+          timedOut ? `no answer within ${timeoutMs} ms` : `network error: ${e.code ?? e.name}: ${e.message}`,
+          elapsed,
+        );
+      }
+    },
+    async close() {
+      await agent.close();
+    },
+  };
+}
+
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= MAX_ANSWER_BYTES) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, MAX_ANSWER_BYTES).toString('utf8');
+}

@@ -1,0 +1,88 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ClaimedJob } from '../store/types.js';
+import { deliverJob, type DeliveryDeps } from './deliver.js';
+
+export interface WorkerOptions {
+  consumer: string;
+  /** Postbacks in flight at once in this process. */
+  concurrency: number;
+  /** How long one claim waits for new work; also the cadence of retry promotion. */
+  pollMs: number;
+  /** A job claimed by a worker that has not settled it for this long is taken over. */
+  reclaimIdleMs: number;
+}
+
+export interface Worker {
+  start(): void;
+  /** Stops claiming, and waits up to `graceMs` for postbacks in flight; the rest stay queued. */
+  stop(graceMs: number): Promise<{ unfinished: number }>;
+  readonly inFlight: number;
+}
+
+const RECLAIM_EVERY_MS = 15_000;
+const ERROR_PAUSE_MS = 500;
+
+/** The delivery loop: claim, deliver with bounded concurrency, promote due retries, reclaim stale. */
+export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker {
+  const running = new Set<Promise<void>>();
+  let active = false;
+  let loop: Promise<void> | undefined;
+  let lastReclaim = 0;
+  let lastErrorReport = 0;
+
+  function run(claimed: ClaimedJob): void {
+    const task = deliverJob(claimed, deps)
+      .catch((err: Error) => deps.logger.error({ job_id: claimed.job.id, err: err.message }, 'delivery.failed'))
+      .finally(() => running.delete(task));
+    running.add(task);
+  }
+
+  async function tick(): Promise<void> {
+    const now = deps.now();
+    await deps.outbox.promoteDue(now);
+    const free = options.concurrency - running.size;
+    if (free <= 0) {
+      await Promise.race(running);
+      return;
+    }
+    if (now - lastReclaim >= RECLAIM_EVERY_MS) {
+      lastReclaim = now;
+      for (const claimed of await deps.outbox.reclaim(options.consumer, options.reclaimIdleMs, free)) run(claimed);
+    }
+    const claimed = await deps.outbox.claim(options.consumer, options.concurrency - running.size, options.pollMs);
+    for (const job of claimed) run(job);
+  }
+
+  async function loopUntilStopped(): Promise<void> {
+    while (active) {
+      try {
+        await tick();
+      } catch (err) {
+        if (!active) break;
+        const now = Date.now();
+        if (now - lastErrorReport > 10_000) {
+          lastErrorReport = now;
+          deps.logger.warn({ err: (err as Error).message }, 'worker.store_unavailable');
+        }
+        await sleep(ERROR_PAUSE_MS);
+      }
+    }
+  }
+
+  return {
+    start() {
+      if (active) return;
+      active = true;
+      loop = loopUntilStopped();
+    },
+    async stop(graceMs) {
+      active = false;
+      const deadline = sleep(graceMs).then(() => 'timeout' as const);
+      await Promise.race([Promise.all([loop, ...running]), deadline]);
+      return { unfinished: running.size };
+    },
+    get inFlight() {
+      return running.size;
+    },
+  };
+}

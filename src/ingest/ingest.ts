@@ -1,0 +1,197 @@
+import { randomBytes } from 'node:crypto';
+import { captureClicks } from '../attribution/capture.js';
+import { dedupKeyFor } from '../attribution/dedup-key.js';
+import { attributeConversion, type Attribution } from '../attribution/resolve.js';
+import type { Destination } from '../destinations/destination.js';
+import type { RelayEvent } from '../events/event.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { EventTrace, TraceRecorder, TraceStep } from '../trace/trace.js';
+import type { PostbackLogEntry, Store, VisitorRef } from '../store/types.js';
+import type { Visitor } from '../visitor/cookie.js';
+import { adStorageDenied } from '../visitor/consent.js';
+
+export type ClientName = 'ga4' | 'data' | 'pixel';
+
+export interface Hit {
+  client: ClientName;
+  events: RelayEvent[];
+  visitor: Visitor;
+  /** The Referer header: the landing URL for a pixel hit that did not send one. */
+  referer: string | undefined;
+}
+
+export interface HitResult {
+  /** Whether the response should carry the visitor cookie. */
+  setCookie: boolean;
+  traces: EventTrace[];
+}
+
+export interface IngestDeps {
+  store: Store;
+  destinations: readonly Destination[];
+  dedupTtlMs: number;
+  traces: TraceRecorder;
+  metrics: Metrics;
+  logger: Logger;
+  now: () => number;
+}
+
+export type Ingest = (hit: Hit) => Promise<HitResult>;
+
+/**
+ * The relay's decisions for one request: capture click IDs on landings, attribute, deduplicate
+ * and enqueue conversions. A store failure propagates (the client answers 503, the tag retries);
+ * every write is idempotent, so a retried request does no harm.
+ */
+export function createIngest(deps: IngestDeps): Ingest {
+  const converting = new Set(deps.destinations.flatMap((d) => [...d.conversionEvents]));
+
+  return async function ingest(hit) {
+    let setCookie = hit.visitor.issue;
+    const traces: EventTrace[] = [];
+    for (const event of hit.events) {
+      const trace: EventTrace = {
+        at: new Date(deps.now()).toISOString(),
+        client: hit.client,
+        event_name: event.event_name,
+        transaction_id: event.transaction_id,
+        client_id: event.client_id,
+        steps: [visitorStep(hit.visitor)],
+      };
+      traces.push(trace);
+      deps.metrics.events.labels(hit.client).inc();
+      const denied = adStorageDenied(event.consent);
+      if (denied) {
+        trace.steps.push({ stage: 'consent', decision: 'ad_storage denied', detail: 'no cookie set and no click ID stored for this event' });
+      } else if (await capture(event, hit, trace)) {
+        setCookie = true;
+      }
+      if (converting.has(event.event_name)) await convert(event, hit, trace, denied);
+      deps.traces.record(trace);
+      if (deps.logger.isLevelEnabled('debug')) deps.logger.debug({ trace }, 'event.trace');
+    }
+    const consentDenied = hit.events.some((e) => adStorageDenied(e.consent));
+    return { setCookie: setCookie && !consentDenied, traces };
+  };
+
+  async function capture(event: RelayEvent, hit: Hit, trace: EventTrace): Promise<boolean> {
+    const now = deps.now();
+    const found = captureClicks(event, hit.referer, deps.destinations, now);
+    for (const note of found.notes) {
+      trace.steps.push({
+        stage: 'capture',
+        destination: note.destination,
+        decision: note.accepted ? 'stored' : 'refused',
+        detail: note.reason,
+      });
+      deps.metrics.captures.labels(note.destination, note.accepted ? 'stored' : 'refused').inc();
+    }
+    if (found.clicks.length === 0 && found.refused.length === 0) return false;
+    const touched = new Set([...found.clicks, ...found.refused].map((c) => c.destination));
+    const ttlMs = Math.max(...deps.destinations.filter((d) => touched.has(d.id)).map((d) => d.windowMs));
+    await deps.store.clicks.save(refsOf(hit.visitor, event, true), found, ttlMs);
+    return found.clicks.length > 0;
+  }
+
+  async function convert(event: RelayEvent, hit: Hit, trace: EventTrace, consentDenied: boolean): Promise<void> {
+    const refs = refsOf(hit.visitor, event, hit.visitor.cookie === 'valid' && !consentDenied);
+    const found = refs.length > 0 ? await deps.store.clicks.read(refs) : { clicks: [], refused: [] };
+    const decisions = attributeConversion({
+      event,
+      found,
+      lookupGap: refs.length === 0 ? lookupGap(hit.visitor, consentDenied) : undefined,
+      destinations: deps.destinations,
+      now: deps.now(),
+    });
+    await Promise.all(decisions.map((decision) => settleDecision(event, decision, trace)));
+  }
+
+  async function settleDecision(event: RelayEvent, decision: Attribution, trace: EventTrace): Promise<void> {
+    const destination = decision.destination.id;
+    const base = { destination, event_name: event.event_name, transaction_id: event.transaction_id };
+    if (decision.kind === 'no_click') {
+      trace.steps.push({ stage: 'attribution', destination, decision: 'no_click', detail: decision.reason });
+      deps.metrics.conversions.labels(destination, 'no_click').inc();
+      await appendLog({ ...base, status: 'no_click', reason: decision.reason });
+      return;
+    }
+    if (decision.kind === 'expired') {
+      const reason =
+        `the click from ${new Date(decision.capturedAt).toISOString()} is outside the ${hours(decision.destination.windowMs)} h ` +
+        `session window by ${hours(decision.lateByMs)} h; not sent (the network would answer "Expired click_id")`;
+      trace.steps.push({ stage: 'attribution', destination, decision: 'expired_click', detail: reason });
+      deps.metrics.conversions.labels(destination, 'expired_click').inc();
+      await appendLog({ ...base, click_id: decision.clickId, status: 'expired_click', reason });
+      return;
+    }
+    trace.steps.push({
+      stage: 'attribution', destination, decision: 'attributed',
+      detail: `click ${decision.clickId} (${decision.source === 'explicit' ? 'explicit click_id on the event' : `stored under the ${decision.source === 'client' ? 'GA4 client_id' : 'visitor cookie'}`})`,
+    });
+    const job = {
+      id: newJobId(),
+      destination,
+      event,
+      clickId: decision.clickId,
+      clickSource: decision.source,
+      clickCapturedAt: decision.capturedAt,
+      acceptedAt: deps.now(),
+    };
+    const result = await deps.store.outbox.accept(job, dedupKeyFor(destination, event, decision.clickId), deps.dedupTtlMs);
+    if (!result.accepted) {
+      const reason =
+        `already accepted at ${new Date(result.firstAcceptedAt).toISOString()} as job ${result.firstJobId} ` +
+        `(${event.transaction_id !== undefined ? `transaction_id ${event.transaction_id}` : `click ${decision.clickId} + ${event.event_name}`}); not sent again`;
+      trace.steps.push({ stage: 'dedup', destination, decision: 'duplicate', detail: reason });
+      deps.metrics.conversions.labels(destination, 'duplicate').inc();
+      await appendLog({ ...base, click_id: decision.clickId, status: 'duplicate', reason, job_id: result.firstJobId });
+      return;
+    }
+    trace.steps.push({ stage: 'enqueue', destination, decision: 'accepted', detail: `job ${job.id} queued for delivery` });
+    deps.metrics.conversions.labels(destination, 'accepted').inc();
+    // The audit trail: one line per accepted conversion, so a reconciliation can prove none fell through.
+    deps.logger.info(
+      { job_id: job.id, destination, event_name: event.event_name, transaction_id: event.transaction_id, click_source: decision.source },
+      'conversion.accepted',
+    );
+  }
+
+  async function appendLog(entry: Omit<PostbackLogEntry, 'at'>): Promise<void> {
+    try {
+      await deps.store.log.append({ at: new Date(deps.now()).toISOString(), ...entry });
+    } catch (err) {
+      deps.logger.warn({ destination: entry.destination, status: entry.status, err: (err as Error).message }, 'postback_log.append_failed');
+    }
+  }
+}
+
+function refsOf(visitor: Visitor, event: RelayEvent, includeVisitor: boolean): VisitorRef[] {
+  const refs: VisitorRef[] = [];
+  if (includeVisitor) refs.push({ kind: 'visitor', id: visitor.id });
+  if (event.client_id) refs.push({ kind: 'client', id: event.client_id });
+  return refs;
+}
+
+function lookupGap(visitor: Visitor, consentDenied: boolean): string {
+  if (consentDenied) return 'ad_storage consent is denied and the event has no GA4 client_id or explicit click_id';
+  const cookie = visitor.cookie === 'invalid' ? 'its visitor cookie failed signature verification' : 'no visitor cookie came with it';
+  return `nothing to look up: ${cookie}, and the event has no GA4 client_id or explicit click_id`;
+}
+
+function visitorStep(visitor: Visitor): TraceStep {
+  const detail = {
+    valid: 'signed visitor cookie verified',
+    missing: 'no visitor cookie: a new visitor ID was issued',
+    invalid: 'the visitor cookie failed signature verification: ignored, a new visitor ID was issued',
+  }[visitor.cookie];
+  return { stage: 'visitor', decision: visitor.cookie, detail };
+}
+
+function hours(ms: number): string {
+  return (ms / 3_600_000).toFixed(ms < 36_000_000 ? 2 : 1);
+}
+
+function newJobId(): string {
+  return `${Date.now().toString(36)}-${randomBytes(6).toString('base64url')}`;
+}

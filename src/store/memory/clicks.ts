@@ -1,0 +1,32 @@
+import { newestPerDestination, type ClickStore, type VisitorClicks, type VisitorRef } from '../types.js';
+import type { ExpiringMap } from './expiring-map.js';
+
+const keyOf = (ref: VisitorRef) => `${ref.kind}:${ref.id}`;
+
+export function createMemoryClickStore(records: ExpiringMap<VisitorClicks>): ClickStore {
+  return {
+    async save(refs, update, ttlMs) {
+      for (const ref of refs) {
+        const key = keyOf(ref);
+        const known = records.get(key) ?? { clicks: [], refused: [] };
+        const updated = new Set(update.clicks.map((c) => c.destination));
+        const merged: VisitorClicks = {
+          clicks: newestPerDestination([...known.clicks, ...update.clicks], (c) => c.capturedAt),
+          refused: [...known.refused.filter((r) => !updated.has(r.destination)), ...update.refused],
+        };
+        merged.refused = newestPerDestination(merged.refused, (r) => r.at);
+        records.set(key, merged, Math.max(ttlMs, records.ttl(key)));
+      }
+    },
+    async read(refs) {
+      const found = refs.flatMap((ref) => {
+        const record = records.get(keyOf(ref));
+        return record ? [{ ...record, clicks: record.clicks.map((c) => ({ ...c, via: ref.kind })) }] : [];
+      });
+      return {
+        clicks: newestPerDestination(found.flatMap((r) => r.clicks), (c) => c.capturedAt),
+        refused: newestPerDestination(found.flatMap((r) => r.refused), (r) => r.at),
+      };
+    },
+  };
+}

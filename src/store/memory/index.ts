@@ -1,0 +1,25 @@
+import type { Store, VisitorClicks } from '../types.js';
+import { createMemoryClickStore } from './clicks.js';
+import { ExpiringMap } from './expiring-map.js';
+import { createMemoryPostbackLog } from './log.js';
+import { createMemoryOutbox } from './outbox.js';
+
+export function createMemoryStore(options: { logMaxEntries: number }): Store {
+  const visitors = new ExpiringMap<VisitorClicks>();
+  const dedup = new ExpiringMap<string>();
+  const outbox = createMemoryOutbox(dedup);
+  return {
+    kind: 'memory',
+    clicks: createMemoryClickStore(visitors),
+    outbox,
+    log: createMemoryPostbackLog(options.logMaxEntries),
+    async ping() {
+      return true;
+    },
+    async close() {
+      visitors.stop();
+      dedup.stop();
+      outbox.stop();
+    },
+  };
+}

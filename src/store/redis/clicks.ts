@@ -1,0 +1,73 @@
+import { StoreUnavailableError } from '../../errors.js';
+import {
+  newestPerDestination,
+  type ClickStore,
+  type RefusedClick,
+  type FoundClick,
+  type VisitorClicks,
+  type VisitorRef,
+} from '../types.js';
+import type { RelayRedis } from './connection.js';
+import { keys } from './keys.js';
+
+/** A refusal is kept under its destination's name with this mark in front. */
+const REFUSED = '!';
+
+const keyOf = (ref: VisitorRef) => (ref.kind === 'visitor' ? keys.visitor(ref.id) : keys.client(ref.id));
+
+/**
+ * One small hash per visitor: field = destination, value = "capturedAtMs|clickId"; a refused
+ * landing as "!destination" = "atMs|reason". Click IDs may contain "|", so only the first one splits.
+ */
+export function createRedisClickStore(redis: RelayRedis): ClickStore {
+  return {
+    async save(refs, update, ttlMs) {
+      const args = encodeUpdate(update);
+      try {
+        await Promise.all(refs.map((ref) => redis.saveVisitorClicks(keyOf(ref), Math.ceil(ttlMs), ...args)));
+      } catch (err) {
+        throw new StoreUnavailableError(`click store write failed: ${(err as Error).message}`);
+      }
+    },
+    async read(refs) {
+      let hashes: Record<string, string>[];
+      try {
+        hashes = await Promise.all(refs.map((ref) => redis.hgetall(keyOf(ref))));
+      } catch (err) {
+        throw new StoreUnavailableError(`click store read failed: ${(err as Error).message}`);
+      }
+      const clicks: FoundClick[] = [];
+      const refused: RefusedClick[] = [];
+      hashes.forEach((hash, i) => decodeHash(hash, refs[i]!.kind, clicks, refused));
+      return {
+        clicks: newestPerDestination(clicks, (c) => c.capturedAt),
+        refused: newestPerDestination(refused, (r) => r.at),
+      };
+    },
+  };
+}
+
+function encodeUpdate(update: VisitorClicks): Array<string | number> {
+  const pairs: string[] = [];
+  for (const c of update.clicks) pairs.push(c.destination, `${c.capturedAt}|${c.clickId}`);
+  for (const r of update.refused) pairs.push(REFUSED + r.destination, `${r.at}|${r.reason}`);
+  // A new valid click makes an earlier refusal for the same destination irrelevant.
+  const cleared = update.clicks.map((c) => REFUSED + c.destination);
+  return [pairs.length / 2, ...pairs, ...cleared];
+}
+
+function decodeHash(
+  hash: Record<string, string>,
+  via: VisitorRef['kind'],
+  clicks: FoundClick[],
+  refused: RefusedClick[],
+): void {
+  for (const [field, value] of Object.entries(hash)) {
+    const bar = value.indexOf('|');
+    if (bar < 0) continue;
+    const at = Number(value.slice(0, bar));
+    const rest = value.slice(bar + 1);
+    if (field.startsWith(REFUSED)) refused.push({ destination: field.slice(1), at, reason: rest });
+    else clicks.push({ destination: field, clickId: rest, capturedAt: at, via });
+  }
+}

@@ -1,0 +1,50 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from '../../log.js';
+import { withScripts, type RelayScripts } from './scripts.js';
+
+export type RelayRedis = Redis & RelayScripts;
+
+/** The request path gives up fast, so a tag gets a 503 it can retry instead of a hanging request. */
+export const REQUEST_DEADLINE_MS = 1000;
+
+export interface RedisConnections {
+  /** Request path: no offline queue, short deadline, auto-pipelined. */
+  request: RelayRedis;
+  /** Worker: patient, queues commands while reconnecting. */
+  worker: RelayRedis;
+  /** Blocking reads only: a blocked connection cannot carry other commands. */
+  blocking: RelayRedis;
+}
+
+export function createRedisConnections(url: string, log: Logger): RedisConnections {
+  const common: RedisOptions = {
+    // RESP2 keeps reply shapes (stream entries, hashes) the same on Redis 6 and 7 and Memorystore.
+    protocol: 2,
+    lazyConnect: false,
+    connectionName: 'postback-relay',
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  };
+  const make = (role: string, options: RedisOptions): RelayRedis => {
+    const redis = withScripts(new Redis(url, { ...common, ...options }));
+    let lastReport = 0;
+    // Without a listener ioredis reports errors as unhandled 'error' events; one line per 10 s is enough.
+    redis.on('error', (err: Error) => {
+      const now = Date.now();
+      if (now - lastReport > 10_000) {
+        lastReport = now;
+        log.warn({ role, err: err.message }, 'redis.connection_error');
+      }
+    });
+    return redis;
+  };
+  return {
+    request: make('request', {
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      maxRetriesPerRequest: 1,
+      commandTimeout: REQUEST_DEADLINE_MS,
+    }),
+    worker: make('worker', { maxRetriesPerRequest: null, enableAutoPipelining: true }),
+    blocking: make('blocking', { maxRetriesPerRequest: null }),
+  };
+}

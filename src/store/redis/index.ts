@@ -1,0 +1,28 @@
+import type { Logger } from '../../log.js';
+import type { Store } from '../types.js';
+import { createRedisClickStore } from './clicks.js';
+import { createRedisConnections } from './connection.js';
+import { createRedisPostbackLog } from './log.js';
+import { createRedisOutbox } from './outbox.js';
+
+export function createRedisStore(url: string, options: { logMaxEntries: number; log: Logger }): Store {
+  const connections = createRedisConnections(url, options.log);
+  return {
+    kind: 'redis',
+    clicks: createRedisClickStore(connections.request),
+    outbox: createRedisOutbox(connections, options.log),
+    // Request connection: appends fail fast in an outage instead of queueing without bound.
+    log: createRedisPostbackLog(connections.request, options.logMaxEntries),
+    async ping() {
+      try {
+        return (await connections.request.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      await Promise.allSettled(Object.values(connections).map((c) => c.quit()));
+      for (const c of Object.values(connections)) c.disconnect();
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import { matchesFilter, type PostbackLog, type PostbackLogEntry } from '../types.js';
+import type { RelayRedis } from './connection.js';
+import { keys } from './keys.js';
+
+const PAGE = 500;
+
+/** The postback log: a stream capped near `maxEntries`, read newest first. */
+export function createRedisPostbackLog(redis: RelayRedis, maxEntries: number): PostbackLog {
+  return {
+    async append(entry) {
+      await redis.xadd(keys.log, 'MAXLEN', '~', maxEntries, '*', 'e', JSON.stringify(entry));
+    },
+    async query(filter) {
+      const found: PostbackLogEntry[] = [];
+      let end = '+';
+      for (;;) {
+        const page = (await redis.xrevrange(keys.log, end, '-', 'COUNT', PAGE)) as Array<[string, string[]]>;
+        for (const [, fields] of page) {
+          const entry = JSON.parse(fields[1] ?? '{}') as PostbackLogEntry;
+          if (matchesFilter(entry, filter)) found.push(entry);
+          if (found.length >= filter.limit) return found;
+        }
+        if (page.length < PAGE) return found;
+        end = `(${page[page.length - 1]![0]}`;
+      }
+    },
+  };
+}

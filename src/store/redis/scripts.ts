@@ -1,0 +1,93 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Every multi-key write is one Lua script, so it is atomic, and every script is safe to run twice:
+ * ioredis re-sends a command whose reply was lost on a dropped connection.
+ */
+const SCRIPTS = {
+  /** KEYS: visitor hash. ARGV: ttlMs, number of field/value pairs, the pairs, then fields to delete. */
+  saveVisitorClicks: {
+    numberOfKeys: 1,
+    lua: `
+      local ttl = tonumber(ARGV[1])
+      local pairs = tonumber(ARGV[2])
+      for i = 0, pairs - 1 do
+        redis.call('HSET', KEYS[1], ARGV[3 + 2 * i], ARGV[4 + 2 * i])
+      end
+      for i = 3 + 2 * pairs, #ARGV do
+        redis.call('HDEL', KEYS[1], ARGV[i])
+      end
+      if redis.call('PTTL', KEYS[1]) < ttl then
+        redis.call('PEXPIRE', KEYS[1], ttl)
+      end
+      return 1`,
+  },
+  /**
+   * KEYS: dedup key, job hash, outbox stream. ARGV: jobId, dedupTtlMs, jobJson, nowMs.
+   * Returns false when accepted, or "firstJobId|acceptedAt" of the conversion that holds the key.
+   */
+  acceptConversion: {
+    numberOfKeys: 3,
+    lua: `
+      local first = redis.call('GET', KEYS[1])
+      if first then return first end
+      redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[4], 'PX', ARGV[2])
+      redis.call('HSET', KEYS[2], 'job', ARGV[3], 'state', 'queued', 'attempts', 0)
+      redis.call('PEXPIRE', KEYS[2], ARGV[2])
+      redis.call('XADD', KEYS[3], '*', 'job', ARGV[1])
+      return false`,
+  },
+  /** KEYS: outbox, job hash. ARGV: entryId, group, outcome, nowMs, retentionMs. */
+  completeJob: {
+    numberOfKeys: 2,
+    lua: `
+      redis.call('XACK', KEYS[1], ARGV[2], ARGV[1])
+      redis.call('XDEL', KEYS[1], ARGV[1])
+      if redis.call('EXISTS', KEYS[2]) == 1 then
+        redis.call('HSET', KEYS[2], 'state', 'settled', 'outcome', ARGV[3], 'settledAt', ARGV[4])
+        redis.call('PEXPIRE', KEYS[2], ARGV[5])
+      end
+      return 1`,
+  },
+  /** KEYS: outbox, retry zset, job hash. ARGV: entryId, group, jobId, dueAtMs, outcome. */
+  retryJob: {
+    numberOfKeys: 3,
+    lua: `
+      redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+      redis.call('XACK', KEYS[1], ARGV[2], ARGV[1])
+      redis.call('XDEL', KEYS[1], ARGV[1])
+      redis.call('HSET', KEYS[3], 'state', 'retrying', 'outcome', ARGV[5], 'dueAt', ARGV[4])
+      return 1`,
+  },
+  /** KEYS: retry zset, outbox. ARGV: nowMs, limit. Moves due jobs back into the stream. */
+  promoteDue: {
+    numberOfKeys: 2,
+    lua: `
+      local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+      for _, id in ipairs(due) do
+        redis.call('ZREM', KEYS[1], id)
+        redis.call('XADD', KEYS[2], '*', 'job', id)
+      end
+      return #due`,
+  },
+} as const;
+
+export type ScriptName = keyof typeof SCRIPTS;
+
+type ScriptArg = string | number;
+
+export interface RelayScripts {
+  saveVisitorClicks(key: string, ...args: ScriptArg[]): Promise<number>;
+  acceptConversion(dedup: string, job: string, outbox: string, ...args: ScriptArg[]): Promise<string | null>;
+  completeJob(outbox: string, job: string, ...args: ScriptArg[]): Promise<number>;
+  retryJob(outbox: string, retry: string, job: string, ...args: ScriptArg[]): Promise<number>;
+  promoteDue(retry: string, outbox: string, ...args: ScriptArg[]): Promise<number>;
+}
+
+/** Registers the scripts on a connection (EVALSHA, with EVAL when the server lost its cache). */
+export function withScripts(redis: Redis): Redis & RelayScripts {
+  for (const [name, definition] of Object.entries(SCRIPTS)) {
+    redis.defineCommand(name, { numberOfKeys: definition.numberOfKeys, lua: definition.lua });
+  }
+  return redis as Redis & RelayScripts;
+}

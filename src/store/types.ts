@@ -1,0 +1,152 @@
+import type { RelayEvent } from '../events/event.js';
+
+/** Where a visitor's clicks are kept: under the relay's cookie ID and under GA4's client ID. */
+export interface VisitorRef {
+  kind: 'visitor' | 'client';
+  id: string;
+}
+
+export interface StoredClick {
+  destination: string;
+  clickId: string;
+  capturedAt: number;
+}
+
+/** A landing whose click ID was refused, kept so a later conversion can say why it has no click. */
+export interface RefusedClick {
+  destination: string;
+  at: number;
+  reason: string;
+}
+
+export interface VisitorClicks {
+  clicks: StoredClick[];
+  refused: RefusedClick[];
+}
+
+/** A stored click as read back, with the ref it was found under. */
+export interface FoundClick extends StoredClick {
+  via: VisitorRef['kind'];
+}
+
+export interface FoundClicks {
+  clicks: FoundClick[];
+  refused: RefusedClick[];
+}
+
+export interface ClickStore {
+  /** Stores the newest clicks (replacing older ones per destination) and refusals, under every ref. */
+  save(refs: VisitorRef[], update: VisitorClicks, ttlMs: number): Promise<void>;
+  /** Merges what every ref holds, keeping the newest entry per destination. */
+  read(refs: VisitorRef[]): Promise<FoundClicks>;
+}
+
+export interface ConversionJob {
+  id: string;
+  destination: string;
+  event: RelayEvent;
+  clickId: string;
+  clickSource: 'explicit' | 'visitor' | 'client';
+  clickCapturedAt: number | undefined;
+  acceptedAt: number;
+}
+
+/** A job handed to one worker; `attempt` counts from 1. */
+export interface ClaimedJob {
+  job: ConversionJob;
+  attempt: number;
+  /** The store's handle for this delivery (a stream entry ID in Redis). */
+  receipt: string;
+}
+
+export type AcceptResult =
+  | { accepted: true }
+  | { accepted: false; firstJobId: string; firstAcceptedAt: number };
+
+export interface Outbox {
+  /**
+   * Atomically: claims the dedup key, records the job and queues it. Repeating the call with the
+   * same job ID (a lost reply re-sent) reports it accepted again and queues nothing new.
+   */
+  accept(job: ConversionJob, dedupKey: string, dedupTtlMs: number): Promise<AcceptResult>;
+  /** Up to `max` queued jobs for this consumer, waiting at most `waitMs` for one to arrive. */
+  claim(consumer: string, max: number, waitMs: number): Promise<ClaimedJob[]>;
+  /** The job reached a final outcome: it leaves the queue. */
+  complete(claimed: ClaimedJob, outcome: string): Promise<void>;
+  /** The job is due again at `dueAt` (epoch ms). */
+  retryAt(claimed: ClaimedJob, dueAt: number, outcome: string): Promise<void>;
+  /** Moves jobs whose retry time has come back into the queue; returns how many. */
+  promoteDue(now: number): Promise<number>;
+  /** Takes over jobs another consumer claimed and did not settle within `minIdleMs`. */
+  reclaim(consumer: string, minIdleMs: number, max: number): Promise<ClaimedJob[]>;
+  /** Jobs accepted and not yet settled: queued, in delivery, or waiting to retry. */
+  backlog(): Promise<number>;
+}
+
+/** PRODUCT.md's postback-log statuses. */
+export type PostbackStatus =
+  | 'success' | 'duplicate' | 'accepted_unverified' | 'invalid_click' | 'expired_click'
+  | 'offer_inactive' | 'auth_failed' | 'rejected' | 'retrying' | 'dead' | 'dry_run' | 'no_click';
+
+export interface PostbackLogEntry {
+  at: string;
+  destination: string;
+  status: PostbackStatus;
+  reason: string;
+  event_name: string;
+  transaction_id?: string | undefined;
+  click_id?: string | undefined;
+  job_id?: string | undefined;
+  attempt?: number | undefined;
+  /** The request as sent (or as it would have been, in dry run), with secrets redacted. */
+  request?: { method: string; url: string; body?: string | undefined } | undefined;
+  response?: { status: number; body: string } | undefined;
+  duration_ms?: number | undefined;
+  next_attempt_at?: string | undefined;
+}
+
+export interface PostbackLogFilter {
+  transaction_id?: string | undefined;
+  click_id?: string | undefined;
+  destination?: string | undefined;
+  status?: string | undefined;
+  limit: number;
+}
+
+export interface PostbackLog {
+  append(entry: PostbackLogEntry): Promise<void>;
+  /** Newest first. */
+  query(filter: PostbackLogFilter): Promise<PostbackLogEntry[]>;
+}
+
+export interface Store {
+  readonly kind: 'redis' | 'memory';
+  readonly clicks: ClickStore;
+  readonly outbox: Outbox;
+  readonly log: PostbackLog;
+  /** True when the store answers now; drives /ready. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export function matchesFilter(entry: PostbackLogEntry, filter: PostbackLogFilter): boolean {
+  return (
+    (filter.transaction_id === undefined || entry.transaction_id === filter.transaction_id) &&
+    (filter.click_id === undefined || entry.click_id === filter.click_id) &&
+    (filter.destination === undefined || entry.destination === filter.destination) &&
+    (filter.status === undefined || entry.status === filter.status)
+  );
+}
+
+/** Keeps, per destination, the newest of several entries (clicks or refusals). */
+export function newestPerDestination<T extends { destination: string }>(
+  entries: T[],
+  timeOf: (entry: T) => number,
+): T[] {
+  const newest = new Map<string, T>();
+  for (const entry of entries) {
+    const known = newest.get(entry.destination);
+    if (!known || timeOf(entry) > timeOf(known)) newest.set(entry.destination, entry);
+  }
+  return [...newest.values()];
+}
