@@ -1,0 +1,58 @@
+import { Router, type Request } from 'express';
+import { BadRequestError } from '../errors.js';
+import type { PostbackLogFilter, Store } from '../store/types.js';
+import type { TraceRecorder } from '../trace/trace.js';
+import { requireAdminToken } from './auth.js';
+
+const MAX_LIMIT = 1000;
+
+export function createAdminRouter(deps: { store: Store; traces: TraceRecorder; adminToken: string | undefined }): Router {
+  const router = Router();
+  router.use(requireAdminToken(deps.adminToken));
+
+  /** The postback log, newest first: what was sent, what the network answered, and why. */
+  router.get('/postbacks', async (req, res) => {
+    const filter: PostbackLogFilter = {
+      transaction_id: stringParam(req, 'transaction_id'),
+      click_id: stringParam(req, 'click_id'),
+      destination: stringParam(req, 'destination'),
+      status: stringParam(req, 'status'),
+      limit: limitParam(req),
+    };
+    res.json({ postbacks: await deps.store.log.query(filter) });
+  });
+
+  /** This process's recent event traces: each stage's decision for each event. */
+  router.get('/events', (req, res) => {
+    const transactionId = stringParam(req, 'transaction_id');
+    const clientId = stringParam(req, 'client_id');
+    const traces = deps.traces.recent(
+      limitParam(req),
+      (t) =>
+        (transactionId === undefined || t.transaction_id === transactionId) &&
+        (clientId === undefined || t.client_id === clientId),
+    );
+    res.json({ events: traces });
+  });
+
+  return router;
+}
+
+function stringParam(req: Request, name: string): string | undefined {
+  const value = req.query[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') {
+    throw new BadRequestError('RELAY_QUERY_INVALID', `query parameter "${name}" must be given once, as text`);
+  }
+  return value;
+}
+
+function limitParam(req: Request): number {
+  const raw = stringParam(req, 'limit');
+  if (raw === undefined) return 100;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_LIMIT) {
+    throw new BadRequestError('RELAY_QUERY_INVALID', `"limit" must be a whole number from 1 to ${MAX_LIMIT}`);
+  }
+  return n;
+}

@@ -1,0 +1,94 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { parseDataBody, parseDataQuery } from '../clients/data.js';
+import { parseGa4Hit } from '../clients/ga4.js';
+import { BadRequestError, RelayError } from '../errors.js';
+import type { RelayEvent } from '../events/event.js';
+import type { ClientName, Ingest } from '../ingest/ingest.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { VisitorCookies } from '../visitor/cookie.js';
+import { readBody } from './body.js';
+import { answerPreflight, createOriginPolicy } from './cors.js';
+import { errorBody, sendJson, sendNoContent, sendPixel } from './respond.js';
+
+export const COLLECT_PATHS = new Set(['/g/collect', '/data']);
+
+export interface CollectDeps {
+  ingest: Ingest;
+  cookies: VisitorCookies;
+  allowedOrigins: readonly string[] | undefined;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+type Reply = (res: ServerResponse) => void;
+
+/**
+ * The ingestion routes as a plain node:http handler: express's per-request setup costs several
+ * times a small handler's whole work (DESIGN.md), and these routes carry nearly all the traffic.
+ */
+export function createCollectHandler(deps: CollectDeps) {
+  const originPolicy = createOriginPolicy(deps.allowedOrigins);
+
+  async function parse(req: IncomingMessage, path: string, query: string): Promise<[ClientName, RelayEvent[], Reply]> {
+    if (path === '/g/collect') {
+      const body = req.method === 'POST' ? await readBody(req) : '';
+      return ['ga4', parseGa4Hit(query, body), sendNoContent];
+    }
+    if (req.method === 'GET') return ['pixel', [parseDataQuery(query)], sendPixel];
+    const body = await readBody(req);
+    return ['data', parseDataBody(body, req.headers['content-type']), (res) => sendJson(res, 200, { ok: true })];
+  }
+
+  return async function collectHandler(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const query = q < 0 ? '' : url.slice(q + 1);
+    try {
+      if (originPolicy(req, res) === 'forbidden') {
+        throw new BadRequestError(
+          'RELAY_ORIGIN_NOT_ALLOWED',
+          `origin ${req.headers.origin} may not send events; add it to allowedOrigins in the config`,
+          403,
+        );
+      }
+      if (req.method === 'OPTIONS') return answerPreflight(res);
+      if (req.method !== 'GET' && req.method !== 'POST') {
+        res.setHeader('allow', 'GET, POST, OPTIONS');
+        throw new BadRequestError('RELAY_METHOD_NOT_ALLOWED', `${req.method} is not supported on ${path}; use GET or POST`, 405);
+      }
+      const [client, events, reply] = await parse(req, path, query);
+      const visitor = deps.cookies.identify(req.headers.cookie);
+      const result = await deps.ingest({ client, events, visitor, referer: req.headers.referer });
+      if (result.setCookie) res.setHeader('set-cookie', deps.cookies.serialize(visitor.id, isHttps(req)));
+      reply(res);
+    } catch (err) {
+      sendError(res, err, deps);
+    }
+  };
+}
+
+function sendError(res: ServerResponse, err: unknown, deps: CollectDeps): void {
+  const known = err instanceof RelayError;
+  const error = known ? err : new RelayError('RELAY_INTERNAL', 'the relay failed to process the request', 500);
+  if (!known) deps.logger.error({ err: (err as Error)?.message, stack: (err as Error)?.stack }, 'collect.unexpected_error');
+  else if (error.status >= 500) deps.logger.warn({ code: error.code, err: error.message }, 'collect.unavailable');
+  deps.metrics.rejectedRequests.labels(error.code).inc();
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.removeHeader('set-cookie');
+  // A tag can only retry what it is told to: 503 for a store outage, 4xx for what it must fix.
+  if (error.status === 503) res.setHeader('retry-after', '1');
+  sendJson(res, error.status, errorBody(error));
+}
+
+/** Cloud Run terminates TLS in front of the container and says so in X-Forwarded-Proto. */
+function isHttps(req: IncomingMessage): boolean {
+  const forwarded = req.headers['x-forwarded-proto'];
+  const proto = Array.isArray(forwarded) ? forwarded[0] : forwarded?.split(',')[0];
+  return proto?.trim() === 'https' || Boolean((req.socket as TLSSocket).encrypted);
+}

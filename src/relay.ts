@@ -1,0 +1,102 @@
+import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import type express from 'express';
+import { createApp } from './app.js';
+import type { RelayConfig } from './config/load.js';
+import { bindDestinations, type Destination } from './destinations/destination.js';
+import { BUNDLED_TEMPLATES_DIR, loadTemplates } from './destinations/index.js';
+import { createSender, type Sender } from './delivery/send.js';
+import { createWorker, type Worker } from './delivery/worker.js';
+import { COLLECT_PATHS, createCollectHandler } from './http/collect.js';
+import { createIngest } from './ingest/ingest.js';
+import type { Logger } from './log.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { createStore } from './store/index.js';
+import type { Store } from './store/types.js';
+import { TraceRecorder } from './trace/trace.js';
+import { createVisitorCookies } from './visitor/cookie.js';
+
+export interface RelayOptions {
+  logger: Logger;
+  templatesDir?: string;
+  now?: () => number;
+  /** Worker tuning; tests shorten the poll so retries come round quickly. */
+  worker?: { concurrency?: number; pollMs?: number; reclaimIdleMs?: number };
+}
+
+export interface Relay {
+  store: Store;
+  destinations: Destination[];
+  metrics: Metrics;
+  traces: TraceRecorder;
+  app: express.Express;
+  /** The node:http handler: ingestion routes directly, everything else through express. */
+  handle: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
+  collect: ReturnType<typeof createCollectHandler>;
+  worker: Worker;
+  listen(port: number): Promise<Server & { port: number }>;
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Builds the whole relay from a loaded config; nothing here reads env or touches the process. */
+export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
+  const { logger } = options;
+  const now = options.now ?? Date.now;
+  const templates = loadTemplates(options.templatesDir ?? BUNDLED_TEMPLATES_DIR);
+  const destinations = bindDestinations(config.file.destinations, templates, config.configPath);
+  const store = createStore(config.redisUrl, { logMaxEntries: config.file.postbackLog.maxEntries, log: logger });
+  const metrics = createMetrics(() => store.outbox.backlog());
+  const traces = new TraceRecorder();
+  const cookies = createVisitorCookies({ ...config.file.cookie, secrets: config.cookieSecrets });
+  const ingest = createIngest({
+    store, destinations, traces, metrics, logger, now,
+    dedupTtlMs: config.file.dedupDays * 86_400_000,
+  });
+  const collect = createCollectHandler({ ingest, cookies, allowedOrigins: config.file.allowedOrigins, metrics, logger });
+  const app = createApp({ store, metrics, traces, adminToken: config.adminToken, logger });
+  const sender: Sender = createSender();
+  const longestTimeout = Math.max(10_000, ...destinations.map((d) => d.timeoutMs));
+  const worker = createWorker(
+    { outbox: store.outbox, log: store.log, destinations: new Map(destinations.map((d) => [d.id, d])), sender, logger, metrics, now },
+    {
+      consumer: `${hostname()}-${process.pid}`,
+      concurrency: options.worker?.concurrency ?? 64,
+      pollMs: options.worker?.pollMs ?? 250,
+      // Twice the longest postback timeout: a job idle that long belongs to a worker that died.
+      reclaimIdleMs: options.worker?.reclaimIdleMs ?? 2 * longestTimeout + 5_000,
+    },
+  );
+
+  const handle = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    if (COLLECT_PATHS.has(q < 0 ? url : url.slice(0, q))) void collect(req, res);
+    else app(req, res);
+  };
+
+  let server: Server | undefined;
+  return {
+    store, destinations, metrics, traces, app, handle, collect, worker,
+    async listen(port) {
+      server = createServer(handle);
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(port, () => resolve());
+      });
+      return Object.assign(server, { port: (server.address() as AddressInfo).port });
+    },
+    async close(graceMs = 8_000) {
+      const closed = server
+        ? new Promise<void>((resolve) => server!.close(() => resolve()))
+        : Promise.resolve();
+      server?.closeIdleConnections();
+      const { unfinished } = await worker.stop(graceMs);
+      if (unfinished > 0) logger.warn({ unfinished }, 'worker.stopped_with_postbacks_in_flight');
+      server?.closeAllConnections();
+      await closed;
+      await sender.close();
+      await store.close();
+    },
+  };
+}
