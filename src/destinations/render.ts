@@ -1,0 +1,354 @@
+/**
+ * Turns a template, a conversion event and a destination's settings into the exact HTTP request to
+ * send. Every substituted value is encoded for where it lands: query and form fields through
+ * URLSearchParams, path placeholders one by one with encodeURIComponent, JSON through
+ * JSON.stringify. The only raw substitution is the scheme and host, taken from a literal or from a
+ * `type: url` / `type: host` setting validated by resolveSettings and checked again here. There is
+ * no raw mode.
+ */
+import { createHash } from 'node:crypto';
+import { RelayError } from '../errors.js';
+import type { ParamValue, RelayEvent } from '../events/event.js';
+import { placeholderReason } from '../events/macro.js';
+import { checkHostSetting, checkUrlSetting, embeddedPlaceholderReason } from './settings.js';
+import type {
+  BuiltinVariable,
+  FilterName,
+  JsonTemplate,
+  Placeholder,
+  Template,
+  TemplateField,
+  TemplateString,
+  UrlOrigin,
+  VariableRef,
+} from './template.js';
+
+/** The request cannot be built from this event; sending it anyway would lose the conversion. */
+export class RenderError extends RelayError {
+  constructor(message: string) {
+    super('RELAY_TEMPLATE_RENDER', message, 500);
+  }
+}
+
+export interface RenderInput {
+  event: RelayEvent;
+  clickId: string;
+  /** The output of resolveSettings. */
+  settings: Record<string, string>;
+  now?: Date;
+}
+
+export interface RenderedRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** A variable's value: event parameters may be lists or objects, which JSON bodies keep as they are. */
+type Scalar = string | number | boolean | Date | ParamValue[] | { [key: string]: ParamValue };
+
+interface Context {
+  template: Template;
+  input: RenderInput;
+  now: Date;
+}
+
+/**
+ * Identifiers get the whole macro guard: "null", "0" or "TRANSACTION_ID" is a broken data layer,
+ * not a real ID. Free-text values only get its placeholder-syntax checks.
+ */
+const IDENTIFIERS = new Set<BuiltinVariable>(['click_id', 'transaction_id', 'client_id', 'user_id']);
+const EVENT_FIELDS = new Set<BuiltinVariable>(['transaction_id', 'event_name', 'currency', 'client_id', 'user_id', 'page_location']);
+const SECRET = '<secret>';
+
+export function renderPostback(template: Template, input: RenderInput): RenderedRequest {
+  const context: Context = { template, input, now: input.now ?? new Date() };
+  checkRequired(context);
+  const url = renderUrl(context);
+  for (const [key, value] of renderFields(template.request.query, context)) url.searchParams.set(key, value);
+  const headers = renderHeaders(context);
+  const body = renderBody(context, headers);
+  return { method: template.request.method, url: url.href, headers, ...(body !== undefined && { body }) };
+}
+
+function fail(context: Context, path: string, message: string): never {
+  throw new RenderError(`template ${context.template.id}: ${path}: ${message}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Variables
+
+function checkRequired(context: Context): void {
+  const { template } = context;
+  const required: VariableRef[] = [...template.request.required];
+  if (template.kind === 'affiliate') required.unshift({ source: 'builtin', name: 'click_id' });
+  for (const ref of required) {
+    if (variableValue(ref, context, 'request.required') === undefined) {
+      fail(context, 'request.required', `required variable {${variableLabel(ref)}} is missing: ${missingExplanation(ref)}`);
+    }
+  }
+}
+
+function variableLabel(ref: VariableRef): string {
+  return ref.source === 'builtin' ? ref.name : `${ref.source}.${ref.name}`;
+}
+
+function missingExplanation(ref: VariableRef): string {
+  if (ref.source === 'settings') return `the destination's setting ${ref.name} is not set`;
+  if (ref.source === 'event') return `the event has no parameter ${ref.name}`;
+  if (ref.name === 'click_id') return 'no click ID was found for this conversion';
+  return `the event has no ${ref.name}`;
+}
+
+/** The variable's value, or undefined when absent or empty; event values pass the macro guard. */
+function variableValue(ref: VariableRef, context: Context, path: string): Scalar | undefined {
+  if (ref.source === 'settings') {
+    const { settings } = context.input;
+    return Object.hasOwn(settings, ref.name) ? nonEmpty(settings[ref.name]) : undefined;
+  }
+  if (ref.source === 'event') {
+    const { params } = context.input.event;
+    const value = Object.hasOwn(params, ref.name) ? fromParam(params[ref.name]) : undefined;
+    return guarded(value, `event.${ref.name}`, false, context, path);
+  }
+  return guarded(builtinValue(ref.name, context), ref.name, IDENTIFIERS.has(ref.name), context, path);
+}
+
+function builtinValue(name: BuiltinVariable, context: Context): Scalar | undefined {
+  const { event, clickId } = context.input;
+  if (name === 'now') return context.now;
+  if (name === 'click_id') return nonEmpty(clickId);
+  if (name === 'value') return typeof event.value === 'number' && Number.isFinite(event.value) ? event.value : undefined;
+  return EVENT_FIELDS.has(name) ? nonEmpty(event[name as Exclude<BuiltinVariable, 'now' | 'click_id' | 'value'>]) : undefined;
+}
+
+function fromParam(value: ParamValue | undefined): Scalar | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  return typeof value === 'string' ? nonEmpty(value) : value;
+}
+
+/** Every string inside a value, so a list or object is guarded leaf by leaf (its own braces are not macros). */
+function stringLeaves(value: Scalar | ParamValue): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.flatMap(stringLeaves);
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) return Object.values(value).flatMap(stringLeaves);
+  return [];
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+function guarded(value: Scalar | undefined, label: string, identifier: boolean, context: Context, path: string) {
+  if (value === undefined) return value;
+  for (const text of stringLeaves(value)) {
+    const reason = identifier ? placeholderReason(text) : embeddedPlaceholderReason(text);
+    if (reason !== undefined) fail(context, path, `${label} ${reason}`);
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filters
+
+/** Thrown by a filter that cannot use its input; turned into a RenderError with the context. */
+class FilterInputError extends Error {}
+
+const FILTER_FUNCTIONS: Record<FilterName, (value: Scalar) => Scalar> = {
+  decimal2: (value) => (minorUnits(value) / 100).toFixed(2),
+  cents: (value) => minorUnits(value),
+  upper: (value) => stringify(value).toUpperCase(),
+  lower: (value) => stringify(value).toLowerCase(),
+  iso_time: (value) => toDate(value).toISOString(),
+  unix_time: (value) => Math.floor(toDate(value).getTime() / 1000),
+  sha256: (value) => createHash('sha256').update(stringify(value).trim().toLowerCase()).digest('hex'),
+};
+
+/** Amount × 100, rounded half away from zero on the decimal text, so 1.005 gives 101 and not 100. */
+function minorUnits(value: Scalar): number {
+  const amount = toAmount(value);
+  const magnitude = Math.abs(amount);
+  const text = String(magnitude);
+  const cents = text.includes('e') ? Math.round(magnitude * 100) : Math.round(Number(`${text}e2`));
+  return amount < 0 ? -cents : cents;
+}
+
+function toAmount(value: Scalar): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && /^\s*-?[0-9]+(\.[0-9]+)?\s*$/.test(value)) return Number(value);
+  throw new FilterInputError('needs a number');
+}
+
+/** Dates, ISO strings, or Unix times in seconds (below 10^11) or milliseconds. */
+function toDate(value: Scalar): Date {
+  let date: Date;
+  if (value instanceof Date) date = value;
+  else if (typeof value === 'number' || /^[0-9]+$/.test(String(value))) {
+    const number = Number(value);
+    date = new Date(number < 1e11 ? number * 1000 : number);
+  } else date = new Date(String(value));
+  if (Number.isNaN(date.getTime())) throw new FilterInputError('needs a date or a Unix time');
+  return date;
+}
+
+/** Lists and objects become their JSON text: the one unambiguous way to put them in a text field. */
+function stringify(value: Scalar): string {
+  if (value instanceof Date) return value.toISOString();
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Placeholders and template strings
+
+/** The placeholder's value after its filters, or undefined when its variable is absent. */
+function placeholderValue(placeholder: Placeholder, context: Context, path: string): Scalar | undefined {
+  let value = variableValue(placeholder.variable, context, path);
+  if (value === undefined) return undefined;
+  for (const filter of placeholder.filters) {
+    try {
+      value = FILTER_FUNCTIONS[filter](value);
+    } catch (error) {
+      if (!(error instanceof FilterInputError)) throw error;
+      fail(context, path, `${placeholder.text} ${error.message}, but the value is ${shownValue(placeholder, value, context)}`);
+    }
+  }
+  return value;
+}
+
+function shownValue(placeholder: Placeholder, value: Scalar, context: Context): string {
+  const { variable } = placeholder;
+  const secret = variable.source === 'settings' && context.template.settings.get(variable.name)?.secret;
+  return secret ? SECRET : JSON.stringify(stringify(value));
+}
+
+type RenderedText = { ok: true; text: string } | { ok: false; missing: Placeholder };
+
+function renderText(
+  template: TemplateString,
+  context: Context,
+  path: string,
+  encode: (value: string) => string = (value) => value,
+): RenderedText {
+  let text = '';
+  for (const part of template.parts) {
+    if (typeof part === 'string') {
+      text += part;
+      continue;
+    }
+    const value = placeholderValue(part, context, path);
+    if (value === undefined) return { ok: false, missing: part };
+    text += encode(stringify(value));
+  }
+  return { ok: true, text };
+}
+
+// ---------------------------------------------------------------------------------------------
+// URL
+
+function renderUrl(context: Context): URL {
+  const { origin, path } = context.template.request.url;
+  const base = renderOrigin(origin, context);
+  const rendered = renderText(path, context, 'request.url', encodeURIComponent);
+  if (!rendered.ok) fail(context, 'request.url', `${rendered.missing.text} is needed in the URL but is missing`);
+  if (rendered.text.split('/').some((segment) => /^(\.|%2e){1,2}$/i.test(segment))) {
+    fail(context, 'request.url', 'a value would make a "." or ".." path segment, which would change the path');
+  }
+  const url = new URL(base + rendered.text);
+  // Belt and braces: encoded values cannot reach the host, and this proves it for every request.
+  if (url.origin !== new URL(base).origin) fail(context, 'request.url', 'the rendered URL changed its host');
+  return url;
+}
+
+function renderOrigin(origin: UrlOrigin, context: Context): string {
+  if (origin.kind === 'literal') return origin.origin;
+  const value = context.input.settings[origin.setting] ?? '';
+  const checked = origin.kind === 'url-setting' ? checkUrlSetting(value) : checkHostSetting(value);
+  if (!checked.ok) {
+    const shown = context.template.settings.get(origin.setting)?.secret ? SECRET : JSON.stringify(value);
+    fail(context, 'request.url', `setting ${origin.setting} ${shown} ${checked.reason}`);
+  }
+  return origin.kind === 'url-setting' ? checked.value : `${origin.scheme}://${checked.value}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query and form fields
+
+/** Key/value pairs in template order; a field with a missing or empty key or value is left out. */
+function renderFields(fields: TemplateField[], context: Context): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  const seen = new Set<string>();
+  for (const field of fields) {
+    const key = renderText(field.key, context, field.path);
+    const value = renderText(field.value, context, field.path);
+    if (!key.ok || !value.ok || key.text === '' || value.text === '') continue;
+    if (seen.has(key.text)) fail(context, field.path, `parameter "${key.text}" would be sent twice; give each field its own name`);
+    seen.add(key.text);
+    pairs.push([key.text, value.text]);
+  }
+  return pairs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Headers and body
+
+function renderHeaders(context: Context): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const header of context.template.request.headers) {
+    const path = `request.headers.${header.name}`;
+    const value = renderText(header.value, context, path);
+    if (!value.ok || value.text === '') continue;
+    // A line break in a header value would let a value add headers of its own.
+    if (/[\r\n\0]/.test(value.text)) fail(context, path, 'the value contains a line break or NUL, which a header cannot carry');
+    headers[header.name] = value.text;
+  }
+  return headers;
+}
+
+function renderBody(context: Context, headers: Record<string, string>): string | undefined {
+  const body = context.template.request.body;
+  if (!body) return undefined;
+  const hasContentType = Object.keys(headers).some((name) => name.toLowerCase() === 'content-type');
+  if (body.kind === 'form') {
+    if (!hasContentType) headers['Content-Type'] = 'application/x-www-form-urlencoded';
+    return new URLSearchParams(renderFields(body.fields, context)).toString();
+  }
+  if (!hasContentType) headers['Content-Type'] = 'application/json';
+  const value = renderJson(body.value, context);
+  return JSON.stringify(value === OMITTED ? {} : value);
+}
+
+const OMITTED = Symbol('omitted');
+
+/**
+ * A string that is exactly one placeholder keeps its type, so `amount: "{value}"` sends a number;
+ * a string mixing text and placeholders is text. Missing or empty values leave the field out.
+ */
+function renderJson(node: JsonTemplate, context: Context): unknown {
+  switch (node.kind) {
+    case 'literal':
+      return node.value;
+    case 'array':
+      return node.items.map((item) => renderJson(item, context)).filter((item) => item !== OMITTED);
+    case 'object':
+      return Object.fromEntries(
+        node.entries
+          .map(([key, item]): [string, unknown] => [key, renderJson(item, context)])
+          .filter(([, item]) => item !== OMITTED),
+      );
+    case 'string':
+      return renderJsonString(node.template, node.path, context);
+  }
+}
+
+function renderJsonString(template: TemplateString, path: string, context: Context): unknown {
+  const [only] = template.parts;
+  if (template.parts.length === 1 && typeof only === 'object') {
+    const value = placeholderValue(only, context, path);
+    if (value === undefined || value === '') return OMITTED;
+    return value instanceof Date ? value.toISOString() : value;
+  }
+  const rendered = renderText(template, context, path);
+  return rendered.ok && rendered.text !== '' ? rendered.text : OMITTED;
+}
