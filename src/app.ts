@@ -1,13 +1,13 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
-import { createAdminRouter } from './admin/routes.js';
+import { createAdminRouter, type AdminDeps } from './admin/routes.js';
 import { RelayError } from './errors.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { Store } from './store/types.js';
 import type { TraceRecorder } from './trace/trace.js';
 
-export interface AppDeps {
+export interface AppDeps extends AdminDeps {
   store: Store;
   metrics: Metrics;
   traces: TraceRecorder;

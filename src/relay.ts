@@ -23,7 +23,15 @@ export interface RelayOptions {
   now?: () => number;
   /** Worker tuning; tests shorten the poll so retries come round quickly. */
   worker?: { concurrency?: number; pollMs?: number; reclaimIdleMs?: number };
+  /**
+   * `server`: node:http serves ingestion, a background worker delivers. `function`: express serves
+   * everything (functions-framework wraps it anyway) and delivery runs inside requests.
+   */
+  host?: 'server' | 'function';
 }
+
+/** In function mode a hit that queued a conversion waits this long, at most, for its delivery. */
+const IN_REQUEST_DELIVERY_MS = 5_000;
 
 export interface Relay {
   store: Store;
@@ -53,8 +61,6 @@ export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
     store, destinations, traces, metrics, logger, now,
     dedupTtlMs: config.file.dedupDays * 86_400_000,
   });
-  const collect = createCollectHandler({ ingest, cookies, allowedOrigins: config.file.allowedOrigins, metrics, logger });
-  const app = createApp({ store, metrics, traces, adminToken: config.adminToken, logger });
   const sender: Sender = createSender();
   const longestTimeout = Math.max(10_000, ...destinations.map((d) => d.timeoutMs));
   const worker = createWorker(
@@ -67,6 +73,17 @@ export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
       reclaimIdleMs: options.worker?.reclaimIdleMs ?? 2 * longestTimeout + 5_000,
     },
   );
+
+  const inFunction = options.host === 'function';
+  const collect = createCollectHandler({
+    ingest, cookies, allowedOrigins: config.file.allowedOrigins, metrics, logger,
+    ...(inFunction ? { afterIngest: (hit) => (hit.accepted > 0 ? worker.drain(IN_REQUEST_DELIVERY_MS) : Promise.resolve()) } : {}),
+  });
+  const app = createApp({
+    store, metrics, traces, adminToken: config.adminToken, logger,
+    drain: (budgetMs) => worker.drain(budgetMs),
+    ...(inFunction ? { collect } : {}),
+  });
 
   const handle = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
     const url = req.url ?? '/';

@@ -6,7 +6,18 @@ import { requireAdminToken } from './auth.js';
 
 const MAX_LIMIT = 1000;
 
-export function createAdminRouter(deps: { store: Store; traces: TraceRecorder; adminToken: string | undefined }): Router {
+export interface AdminDeps {
+  store: Store;
+  traces: TraceRecorder;
+  adminToken: string | undefined;
+  /** Delivers queued postbacks now, within a time budget. */
+  drain: (budgetMs: number) => Promise<{ attempted: number }>;
+}
+
+/** A drain must answer before a scheduler's HTTP timeout; this leaves room under a minute. */
+const MAX_DRAIN_MS = 50_000;
+
+export function createAdminRouter(deps: AdminDeps): Router {
   const router = Router();
   router.use(requireAdminToken(deps.adminToken));
 
@@ -33,6 +44,20 @@ export function createAdminRouter(deps: { store: Store; traces: TraceRecorder; a
         (clientId === undefined || t.client_id === clientId),
     );
     res.json({ events: traces });
+  });
+
+  /**
+   * Delivers what is due now. Cloud Functions has no background loop, so a scheduler calls this
+   * every minute; on Cloud Run it is a manual nudge.
+   */
+  router.post('/drain', async (req, res) => {
+    const raw = stringParam(req, 'budget_ms');
+    const budget = raw === undefined ? 20_000 : Number(raw);
+    if (!Number.isInteger(budget) || budget < 1 || budget > MAX_DRAIN_MS) {
+      throw new BadRequestError('RELAY_QUERY_INVALID', `"budget_ms" must be a whole number from 1 to ${MAX_DRAIN_MS}`);
+    }
+    const { attempted } = await deps.drain(budget);
+    res.json({ attempted, backlog: await deps.store.outbox.backlog() });
   });
 
   return router;

@@ -2,6 +2,7 @@ import type { Destination } from '../destinations/destination.js';
 import {
   classifyResponse,
   redactRequest,
+  redactText,
   renderPostback,
   type Classification,
   type RenderedRequest,
@@ -67,11 +68,13 @@ export async function deliverJob(claimed: ClaimedJob, deps: DeliveryDeps): Promi
     if (!(err instanceof TransportError)) throw err;
     verdict = { outcome: 'retry', reason: err.message };
   }
+  const hide = (text: string) => redactText(destination.template, destination.settings, text);
+  verdict = { ...verdict, reason: hide(verdict.reason) };
   deps.metrics.postbackDuration.labels(destination.id).observe((answer?.durationMs ?? 0) / 1000);
   const attemptEntry = {
     ...base,
     request,
-    response: answer ? { status: answer.status, body: answer.body.slice(0, LOGGED_BODY_CHARS) } : undefined,
+    response: answer ? { status: answer.status, body: hide(answer.body.slice(0, LOGGED_BODY_CHARS)) } : undefined,
     duration_ms: answer ? Math.round(answer.durationMs) : undefined,
   };
   if (verdict.outcome !== 'retry') {

@@ -16,6 +16,11 @@ export interface Worker {
   start(): void;
   /** Stops claiming, and waits up to `graceMs` for postbacks in flight; the rest stay queued. */
   stop(graceMs: number): Promise<{ unfinished: number }>;
+  /**
+   * Delivers what is queued and due now, within `budgetMs`, without the background loop: for hosts
+   * that give no CPU between requests (Cloud Functions), driven per request and by a scheduler.
+   */
+  drain(budgetMs: number): Promise<{ attempted: number }>;
   readonly inFlight: number;
 }
 
@@ -77,9 +82,23 @@ export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker
     },
     async stop(graceMs) {
       active = false;
-      const deadline = sleep(graceMs).then(() => 'timeout' as const);
+      const timer = new AbortController();
+      const deadline = sleep(graceMs, undefined, { signal: timer.signal }).catch(() => undefined);
       await Promise.race([Promise.all([loop, ...running]), deadline]);
+      timer.abort();
       return { unfinished: running.size };
+    },
+    async drain(budgetMs) {
+      const deadline = Date.now() + budgetMs;
+      let attempted = 0;
+      await deps.outbox.promoteDue(deps.now());
+      while (Date.now() < deadline) {
+        const claimed = await deps.outbox.claim(options.consumer, options.concurrency, 0);
+        if (claimed.length === 0) break;
+        attempted += claimed.length;
+        await Promise.all(claimed.map((c) => deliverJob(c, deps)));
+      }
+      return { attempted };
     },
     get inFlight() {
       return running.size;

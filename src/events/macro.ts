@@ -5,8 +5,8 @@
  * ones seen in networks' and trackers' own documentation.
  */
 const PLACEHOLDER_PATTERNS: Array<[RegExp, string]> = [
-  [/\{[^{}]*\}/, 'a {macro} placeholder'],
   [/\$\{[^}]*\}/, 'a ${MACRO} placeholder'],
+  [/\{[^{}]*\}/, 'a {macro} placeholder'],
   [/#[A-Za-z_][A-Za-z0-9_]*#/, 'a #macro# placeholder'],
   [/\[\[?[A-Za-z_][A-Za-z0-9_:]*\]?\]/, 'a [MACRO] placeholder'],
   // Letters only after %, so a real %XX escape that survived decoding does not match.

@@ -4,7 +4,7 @@ import { parseDataBody, parseDataQuery } from '../clients/data.js';
 import { parseGa4Hit } from '../clients/ga4.js';
 import { BadRequestError, RelayError } from '../errors.js';
 import type { RelayEvent } from '../events/event.js';
-import type { ClientName, Ingest } from '../ingest/ingest.js';
+import type { ClientName, HitResult, Ingest } from '../ingest/ingest.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { VisitorCookies } from '../visitor/cookie.js';
@@ -20,6 +20,8 @@ export interface CollectDeps {
   allowedOrigins: readonly string[] | undefined;
   metrics: Metrics;
   logger: Logger;
+  /** Runs before the answer, with what the hit did: Cloud Functions delivers here, while it has CPU. */
+  afterIngest?: (result: HitResult) => Promise<unknown>;
 }
 
 type Reply = (res: ServerResponse) => void;
@@ -63,6 +65,8 @@ export function createCollectHandler(deps: CollectDeps) {
       const visitor = deps.cookies.identify(req.headers.cookie);
       const result = await deps.ingest({ client, events, visitor, referer: req.headers.referer });
       if (result.setCookie) res.setHeader('set-cookie', deps.cookies.serialize(visitor.id, isHttps(req)));
+      // The conversion is durably queued already: a failed delivery here is retried later, not reported.
+      await deps.afterIngest?.(result).catch((err: Error) => deps.logger.warn({ err: err.message }, 'collect.after_ingest_failed'));
       reply(res);
     } catch (err) {
       sendError(res, err, deps);

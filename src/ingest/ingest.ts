@@ -25,6 +25,8 @@ export interface HitResult {
   /** Whether the response should carry the visitor cookie. */
   setCookie: boolean;
   traces: EventTrace[];
+  /** Conversions accepted into the outbox by this hit. */
+  accepted: number;
 }
 
 export interface IngestDeps {
@@ -72,7 +74,8 @@ export function createIngest(deps: IngestDeps): Ingest {
       if (deps.logger.isLevelEnabled('debug')) deps.logger.debug({ trace }, 'event.trace');
     }
     const consentDenied = hit.events.some((e) => adStorageDenied(e.consent));
-    return { setCookie: setCookie && !consentDenied, traces };
+    const accepted = traces.reduce((n, t) => n + t.steps.filter((s) => s.stage === 'enqueue').length, 0);
+    return { setCookie: setCookie && !consentDenied, traces, accepted };
   };
 
   async function capture(event: RelayEvent, hit: Hit, trace: EventTrace): Promise<boolean> {
