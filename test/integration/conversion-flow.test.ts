@@ -206,6 +206,20 @@ describe('capture and conversion, end to end on Redis', () => {
     assert.equal(conversionsAt(sink).length, 1, 'a business rejection is final');
   });
 
+  test('a network that echoes the API key in its error answer does not leak it into the log', async (t) => {
+    sink.script = (req) => ({ status: 400, body: `Bad request: api_key=${req.url.searchParams.get('api_key')} is not valid for offer 42` });
+    const relay = await startRelay(t, { redisUrl: redis.url, config: { destinations: [cakeDestination(sink.baseUrl)] } });
+    const browser = new Browser(relay.url);
+    await browser.land(LANDING);
+    await browser.purchase('ORDER-ECHO');
+    const log = await relay.waitForLog((e) => e.some((x) => x.status === 'rejected'));
+    const entry = log.find((x) => x.status === 'rejected') as { response: { status: number; body: string }; reason: string };
+    assert.equal(entry.response.status, 400);
+    assert.match(entry.response.body, /api_key=<redacted> is not valid/);
+    assert.ok(!JSON.stringify(log).includes('cake-secret-key-123'));
+    assert.ok(!relay.logLines.join('\n').includes('cake-secret-key-123'));
+  });
+
   test('a tampered cookie is not trusted: the click under the real visitor ID is not reachable', async (t) => {
     const relay = await startRelay(t, { redisUrl: redis.url, config: { destinations: [cakeDestination(sink.baseUrl)] } });
     const victim = new Browser(relay.url);

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createLogger } from '../../src/log.js';
+import { createMemoryStore } from '../../src/store/memory/index.js';
+import { createRedisStore } from '../../src/store/redis/index.js';
+import type { ConversionJob, Store, VisitorRef } from '../../src/store/types.js';
+import { startRedis, type RedisServer } from '../helpers/redis-server.js';
+
+/**
+ * One contract, two stores: the embedded memory store must behave like Redis in everything the
+ * relay relies on, or a trial on `npm start` would promise what production does not do.
+ */
+const visitor = (id: string): VisitorRef => ({ kind: 'visitor', id });
+const client = (id: string): VisitorRef => ({ kind: 'client', id });
+const DAY = 86_400_000;
+
+function job(id: string, overrides: Partial<ConversionJob> = {}): ConversionJob {
+  return {
+    id,
+    destination: 'cake',
+    event: { event_name: 'purchase', transaction_id: `T-${id}`, params: {} },
+    clickId: `click-${id}`,
+    clickSource: 'visitor',
+    clickCapturedAt: 1_700_000_000_000,
+    acceptedAt: Date.now(),
+    ...overrides,
+  };
+}
+
+let redis: RedisServer;
+before(async () => {
+  redis = await startRedis();
+});
+after(async () => {
+  await redis.stop();
+});
+
+const logger = createLogger('error');
+const stores: Array<[string, () => Promise<Store>]> = [
+  ['memory', async () => createMemoryStore({ logMaxEntries: 1000 })],
+  [
+    'redis',
+    async () => {
+      await redis.flush();
+      const store = createRedisStore(redis.url, { logMaxEntries: 1000, log: logger });
+      for (let i = 0; !(await store.ping()); i++) {
+        if (i > 100) throw new Error('redis store never became ready');
+        await sleep(20);
+      }
+      return store;
+    },
+  ],
+];
+
+for (const [name, makeStore] of stores) {
+  describe(`store contract: ${name}`, () => {
+    async function open(t: { after(fn: () => unknown): void }): Promise<Store> {
+      const store = await makeStore();
+      t.after(() => store.close());
+      return store;
+    }
+
+    test('clicks: newest per destination wins, under every ref, merged on read', async (t) => {
+      const store = await open(t);
+      await store.clicks.save([visitor('v1'), client('c1')], { clicks: [{ destination: 'cake', clickId: 'old', capturedAt: 1000 }], refused: [] }, DAY);
+      await store.clicks.save([visitor('v1')], { clicks: [{ destination: 'cake', clickId: 'new|with|bars', capturedAt: 2000 }], refused: [] }, DAY);
+      const both = await store.clicks.read([visitor('v1'), client('c1')]);
+      assert.deepEqual(both.clicks, [{ destination: 'cake', clickId: 'new|with|bars', capturedAt: 2000, via: 'visitor' }]);
+      const viaClient = await store.clicks.read([client('c1')]);
+      assert.deepEqual(viaClient.clicks, [{ destination: 'cake', clickId: 'old', capturedAt: 1000, via: 'client' }]);
+      assert.deepEqual(await store.clicks.read([visitor('nobody')]), { clicks: [], refused: [] });
+    });
+
+    test('clicks: a refusal is kept beside the click, and cleared by the next valid click', async (t) => {
+      const store = await open(t);
+      await store.clicks.save([visitor('v2')], { clicks: [], refused: [{ destination: 'cake', at: 1000, reason: 's1: "{clickid}" is a macro' }] }, DAY);
+      assert.deepEqual((await store.clicks.read([visitor('v2')])).refused, [{ destination: 'cake', at: 1000, reason: 's1: "{clickid}" is a macro' }]);
+      await store.clicks.save([visitor('v2')], { clicks: [{ destination: 'cake', clickId: 'good', capturedAt: 2000 }], refused: [] }, DAY);
+      const read = await store.clicks.read([visitor('v2')]);
+      assert.deepEqual(read.refused, []);
+      assert.equal(read.clicks[0]?.clickId, 'good');
+    });
+
+    test('clicks: they expire with their TTL, and a shorter TTL never shortens a longer one', async (t) => {
+      const store = await open(t);
+      await store.clicks.save([visitor('v3')], { clicks: [{ destination: 'a', clickId: 'x', capturedAt: 1 }], refused: [] }, 150);
+      await store.clicks.save([visitor('v4')], { clicks: [{ destination: 'a', clickId: 'y', capturedAt: 1 }], refused: [] }, 5_000);
+      await store.clicks.save([visitor('v4')], { clicks: [{ destination: 'b', clickId: 'z', capturedAt: 2 }], refused: [] }, 100);
+      await sleep(400);
+      assert.deepEqual((await store.clicks.read([visitor('v3')])).clicks, []);
+      assert.equal((await store.clicks.read([visitor('v4')])).clicks.length, 2);
+    });
+
+    test('outbox: the first acceptance of a dedup key wins; a repeat with the same job ID is harmless', async (t) => {
+      const store = await open(t);
+      const first = job('j1');
+      assert.deepEqual(await store.outbox.accept(first, 'key-1', DAY), { accepted: true });
+      // A lost reply re-sent by the client: same job, same key.
+      assert.deepEqual(await store.outbox.accept(first, 'key-1', DAY), { accepted: true });
+      const other = await store.outbox.accept(job('j2'), 'key-1', DAY);
+      assert.deepEqual(other, { accepted: false, firstJobId: 'j1', firstAcceptedAt: first.acceptedAt });
+      const claimed = await store.outbox.claim('w1', 10, 50);
+      assert.deepEqual(claimed.map((c) => c.job.id), ['j1'], 'exactly one queued job for the key');
+      assert.equal(claimed[0]!.attempt, 1);
+      assert.deepEqual(claimed[0]!.job, first);
+    });
+
+    test('outbox: complete removes the job; retryAt brings it back when due, with the attempt counted', async (t) => {
+      const store = await open(t);
+      await store.outbox.accept(job('a'), 'ka', DAY);
+      await store.outbox.accept(job('b'), 'kb', DAY);
+      const claimed = await store.outbox.claim('w1', 10, 50);
+      assert.equal(claimed.length, 2);
+      assert.equal(await store.outbox.backlog(), 2);
+      await store.outbox.complete(claimed.find((c) => c.job.id === 'a')!, 'success');
+      const now = Date.now();
+      await store.outbox.retryAt(claimed.find((c) => c.job.id === 'b')!, now + 200, 'retrying');
+      assert.equal(await store.outbox.backlog(), 1);
+      assert.equal(await store.outbox.promoteDue(now), 0, 'not due yet');
+      assert.deepEqual(await store.outbox.claim('w1', 10, 20), []);
+      assert.equal(await store.outbox.promoteDue(now + 250), 1);
+      const again = await store.outbox.claim('w1', 10, 50);
+      assert.deepEqual(again.map((c) => [c.job.id, c.attempt]), [['b', 2]]);
+    });
+
+    test('outbox: a claim waits for work and wakes when a job arrives', async (t) => {
+      const store = await open(t);
+      const waiting = store.outbox.claim('w1', 5, 2_000);
+      await sleep(50);
+      await store.outbox.accept(job('late'), 'k-late', DAY);
+      const claimed = await waiting;
+      assert.deepEqual(claimed.map((c) => c.job.id), ['late']);
+    });
+
+    test('outbox: a job claimed by a worker that died is reclaimed by another after the idle time', async (t) => {
+      const store = await open(t);
+      await store.outbox.accept(job('orphan'), 'k-orphan', DAY);
+      const [taken] = await store.outbox.claim('dead-worker', 1, 50);
+      assert.ok(taken);
+      assert.deepEqual(await store.outbox.reclaim('w2', 5_000, 10), [], 'not idle long enough yet');
+      await sleep(120);
+      const reclaimed = await store.outbox.reclaim('w2', 100, 10);
+      assert.deepEqual(reclaimed.map((c) => [c.job.id, c.attempt]), [['orphan', 2]]);
+      await store.outbox.complete(reclaimed[0]!, 'success');
+      assert.equal(await store.outbox.backlog(), 0);
+    });
+
+    test('postback log: newest first, filtered by transaction and click ID, limited', async (t) => {
+      const store = await open(t);
+      for (let i = 0; i < 5; i++) {
+        await store.log.append({
+          at: new Date(1_700_000_000_000 + i).toISOString(), destination: 'cake', status: i === 4 ? 'success' : 'retrying',
+          reason: `attempt ${i}`, event_name: 'purchase', transaction_id: i < 3 ? 'T1' : 'T2', click_id: `c${i % 2}`,
+        });
+      }
+      assert.deepEqual((await store.log.query({ transaction_id: 'T1', limit: 10 })).map((e) => e.reason), ['attempt 2', 'attempt 1', 'attempt 0']);
+      assert.deepEqual((await store.log.query({ click_id: 'c1', limit: 10 })).map((e) => e.reason), ['attempt 3', 'attempt 1']);
+      assert.deepEqual((await store.log.query({ status: 'success', limit: 10 })).map((e) => e.reason), ['attempt 4']);
+      assert.equal((await store.log.query({ limit: 2 })).length, 2);
+    });
+  });
+}

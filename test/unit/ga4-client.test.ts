@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseDataBody, parseDataQuery } from '../../src/clients/data.js';
+import { parseGa4Hit } from '../../src/clients/ga4.js';
+
+test('GA4: a GET hit maps the web-protocol names onto the event', () => {
+  const [event] = parseGa4Hit(
+    'v=2&tid=G-ABC&cid=123.456&uid=u-9&en=purchase&dl=https%3A%2F%2Fshop.example%2F%3Fs1%3Dabc&dr=https%3A%2F%2Fref.example%2F' +
+      '&cu=eur&ep.transaction_id=T-1&epn.value=49.90&ep.coupon=SALE&epn.tax=3&ep.click_id=CK1&gcs=G101',
+    '',
+  );
+  assert.deepEqual(event, {
+    event_name: 'purchase',
+    page_location: 'https://shop.example/?s1=abc',
+    page_referrer: 'https://ref.example/',
+    client_id: '123.456',
+    user_id: 'u-9',
+    transaction_id: 'T-1',
+    click_id: 'CK1',
+    value: 49.9,
+    currency: 'EUR',
+    consent: { gcs: 'G101', ad_storage: 'denied', analytics_storage: 'granted' },
+    params: { v: '2', tid: 'G-ABC', coupon: 'SALE', tax: 3 },
+  });
+});
+
+test('GA4: a POST body carries one event per line, each inheriting the shared query', () => {
+  const events = parseGa4Hit('v=2&tid=G-ABC&cid=1.2&dl=https%3A%2F%2Fshop.example%2F', 'en=page_view\nen=purchase&ep.transaction_id=T-2&epn.value=5\n\n');
+  assert.deepEqual(events.map((e) => [e.event_name, e.client_id, e.transaction_id, e.value, e.page_location]), [
+    ['page_view', '1.2', undefined, undefined, 'https://shop.example/'],
+    ['purchase', '1.2', 'T-2', 5, 'https://shop.example/'],
+  ]);
+});
+
+test('GA4: an event line overrides a shared parameter of the same name', () => {
+  const [event] = parseGa4Hit('en=page_view&cu=USD', 'en=purchase&cu=EUR');
+  assert.equal(event!.event_name, 'purchase');
+  assert.equal(event!.currency, 'EUR');
+});
+
+test('GA4: more than 50 events in one request is refused', () => {
+  assert.throws(() => parseGa4Hit('v=2', Array.from({ length: 51 }, () => 'en=x').join('\n')), /at most 50/);
+});
+
+test('JSON client: text/plain bodies (sendBeacon) are read as JSON; numbers as IDs become strings', () => {
+  const [event] = parseDataBody('{"event_name":"purchase","transaction_id":1001,"value":"12.5","consent":{"ad_storage":"granted"}}', 'text/plain;charset=UTF-8');
+  assert.equal(event!.transaction_id, '1001');
+  assert.equal(event!.value, 12.5);
+  assert.deepEqual(event!.consent, { ad_storage: 'granted' });
+});
+
+test('JSON client: other parameters are kept as given, nested ones too', () => {
+  const [event] = parseDataBody('{"event_name":"purchase","items":[{"id":"sku-1","qty":2}],"coupon":null}', 'application/json');
+  assert.deepEqual(event!.params, { items: [{ id: 'sku-1', qty: 2 }], coupon: null });
+});
+
+test('JSON client: an event without a name is a page view', () => {
+  assert.equal(parseDataBody('{"page_location":"https://shop.example/"}', 'application/json')[0]!.event_name, 'page_view');
+});
+
+test('pixel client: query parameters are the same fields', () => {
+  const event = parseDataQuery('event_name=purchase&transaction_id=T-9&value=3&ad_storage=denied');
+  assert.equal(event.transaction_id, 'T-9');
+  assert.equal(event.value, 3);
+  assert.deepEqual(event.consent, { ad_storage: 'denied' });
+});
