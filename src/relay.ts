@@ -7,6 +7,7 @@ import type { RelayConfig } from './config/load.js';
 import { bindDestinations, type Destination } from './destinations/destination.js';
 import { BUNDLED_TEMPLATES_DIR, loadTemplates } from './destinations/index.js';
 import { createSender, type Sender } from './delivery/send.js';
+import { DestinationGate } from './delivery/gate.js';
 import { createWorker, type Worker } from './delivery/worker.js';
 import { COLLECT_PATHS, createCollectHandler } from './http/collect.js';
 import { createIngest } from './ingest/ingest.js';
@@ -64,7 +65,11 @@ export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
   const sender: Sender = createSender();
   const longestTimeout = Math.max(10_000, ...destinations.map((d) => d.timeoutMs));
   const worker = createWorker(
-    { outbox: store.outbox, log: store.log, destinations: new Map(destinations.map((d) => [d.id, d])), sender, logger, metrics, now },
+    {
+      outbox: store.outbox, log: store.log, sender, logger, metrics, now,
+      destinations: new Map(destinations.map((d) => [d.id, d])),
+      gates: new Map(destinations.map((d) => [d.id, new DestinationGate({ ...d.circuitBreaker, maxConcurrency: d.maxConcurrency, now })])),
+    },
     {
       consumer: `${hostname()}-${process.pid}`,
       concurrency: options.worker?.concurrency ?? 64,
@@ -81,7 +86,7 @@ export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
   });
   const app = createApp({
     store, metrics, traces, adminToken: config.adminToken, logger,
-    drain: (budgetMs) => worker.drain(budgetMs),
+    drain: (budgetMs) => worker.drain(budgetMs), now,
     ...(inFunction ? { collect } : {}),
   });
 

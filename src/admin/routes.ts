@@ -1,5 +1,7 @@
-import { Router, type Request } from 'express';
+import express, { Router, type Request } from 'express';
+import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { PostbackLogFilter, Store } from '../store/types.js';
 import type { TraceRecorder } from '../trace/trace.js';
 import { requireAdminToken } from './auth.js';
@@ -12,7 +14,20 @@ export interface AdminDeps {
   adminToken: string | undefined;
   /** Delivers queued postbacks now, within a time budget. */
   drain: (budgetMs: number) => Promise<{ attempted: number }>;
+  logger: Logger;
+  now: () => number;
 }
+
+const ReplaySchema = z
+  .object({
+    ids: z.array(z.string().min(1).max(64)).max(10_000).optional(),
+    from: z.iso.datetime({ offset: true }).optional(),
+    to: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict()
+  .refine((r) => r.ids !== undefined || r.from !== undefined || r.to !== undefined, {
+    error: 'name the dead letters to replay: "ids", or a time range "from" / "to" (ISO 8601)',
+  });
 
 /** A drain must answer before a scheduler's HTTP timeout; this leaves room under a minute. */
 const MAX_DRAIN_MS = 50_000;
@@ -44,6 +59,41 @@ export function createAdminRouter(deps: AdminDeps): Router {
         (clientId === undefined || t.client_id === clientId),
     );
     res.json({ events: traces });
+  });
+
+  /** Conversions that will not be delivered without a replay, newest first, with the last answer. */
+  router.get('/dead-letters', async (req, res) => {
+    const letters = await deps.store.outbox.deadLetters(limitParam(req));
+    res.json({
+      dead_letters: letters.map((l) => ({
+        job_id: l.job.id,
+        destination: l.job.destination,
+        transaction_id: l.job.event.transaction_id,
+        click_id: l.job.clickId,
+        event_name: l.job.event.event_name,
+        dead_at: new Date(l.at).toISOString(),
+        outcome: l.outcome,
+        reason: l.reason,
+      })),
+    });
+  });
+
+  /**
+   * Queues dead letters for one more delivery each, by job ID or by when they died. Dedup keys are
+   * untouched, so a replay can never pay an order twice; a second replay finds nothing dead.
+   */
+  router.post('/replay', express.json({ limit: '1mb' }), async (req, res) => {
+    const parsed = ReplaySchema.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      throw new BadRequestError('RELAY_REPLAY_INVALID', `replay: ${z.prettifyError(parsed.error)}`);
+    }
+    const { ids, from, to } = parsed.data;
+    const result = await deps.store.outbox.replay(
+      { ids, from: from ? Date.parse(from) : undefined, to: to ? Date.parse(to) : undefined },
+      deps.now(),
+    );
+    deps.logger.info({ selection: parsed.data, replayed: result.replayed, skipped: result.skipped }, 'replay.done');
+    res.json(result);
   });
 
   /**

@@ -26,6 +26,15 @@ export const DestinationSchema = z
     settings: z.record(z.string(), z.unknown()).default({}),
     retry: RetrySchema.optional(),
     timeoutMs: z.number().int().min(100).max(60_000).optional(),
+    /** Postbacks in flight at once to this destination, per relay process. */
+    maxConcurrency: z.number().int().min(1).max(1024).default(16),
+    circuitBreaker: z
+      .object({
+        failureThreshold: z.number().int().min(1).default(10),
+        coolDownSeconds: z.number().positive().default(30),
+      })
+      .strict()
+      .default({ failureThreshold: 10, coolDownSeconds: 30 }),
   })
   .strict();
 

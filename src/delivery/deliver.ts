@@ -11,12 +11,14 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { ClaimedJob, Outbox, PostbackLog, PostbackLogEntry, PostbackStatus } from '../store/types.js';
 import { parseRetryAfter, retryDelayMs } from './backoff.js';
+import type { DestinationGate } from './gate.js';
 import { TransportError, type Answer, type Sender } from './send.js';
 
 export interface DeliveryDeps {
   outbox: Outbox;
   log: PostbackLog;
   destinations: ReadonlyMap<string, Destination>;
+  gates: ReadonlyMap<string, DestinationGate>;
   sender: Sender;
   logger: Logger;
   metrics: Metrics;
@@ -26,30 +28,37 @@ export interface DeliveryDeps {
 /** What the postback log keeps of a network's answer: enough to read its verdict. */
 const LOGGED_BODY_CHARS = 500;
 
+/** Final outcomes where the network has the conversion, or was deliberately not asked. */
+const CLOSED: ReadonlySet<PostbackStatus> = new Set(['success', 'duplicate', 'accepted_unverified', 'dry_run']);
+
+type Entry = Omit<PostbackLogEntry, 'at'>;
+
 /**
- * One attempt at one job: render, send, classify, then settle it (done, retry later, or give up)
- * and record the attempt in the postback log.
+ * One attempt at one job: render, send, classify, then settle it: done, dead letter (a final
+ * rejection, or out of retries), or retry later. Every attempt is recorded in the postback log.
  */
 export async function deliverJob(claimed: ClaimedJob, deps: DeliveryDeps): Promise<void> {
   const { job, attempt } = claimed;
-  const base = {
+  const base: Entry = {
     destination: job.destination,
     event_name: job.event.event_name,
     transaction_id: job.event.transaction_id,
     click_id: job.clickId,
     job_id: job.id,
     attempt,
+    status: 'rejected',
+    reason: '',
   };
   const destination = deps.destinations.get(job.destination);
   if (!destination) {
-    await settle(claimed, deps, { ...base, status: 'rejected', reason: `destination "${job.destination}" is no longer configured` });
+    await settle(claimed, deps, { ...base, reason: `destination "${job.destination}" is no longer configured` });
     return;
   }
   let rendered: RenderedRequest;
   try {
     rendered = renderPostback(destination.template, { event: job.event, clickId: job.clickId, settings: destination.settings });
   } catch (err) {
-    await settle(claimed, deps, { ...base, status: 'rejected', reason: `not sent: ${(err as Error).message}` });
+    await settle(claimed, deps, { ...base, reason: `not sent: ${(err as Error).message}` });
     return;
   }
   const shown = redactRequest(destination.template, destination.settings, rendered);
@@ -59,6 +68,15 @@ export async function deliverJob(claimed: ClaimedJob, deps: DeliveryDeps): Promi
     return;
   }
 
+  const gate = deps.gates.get(destination.id);
+  const blockedUntil = gate?.blockedUntil();
+  if (blockedUntil !== undefined) {
+    // Put back without an attempt: the network is down, asking again now only adds load.
+    deps.logger.debug({ job_id: job.id, destination: destination.id, until: new Date(blockedUntil).toISOString() }, 'postback.circuit_open');
+    await deps.outbox.retryAt(claimed, blockedUntil + Math.random() * 1000, 'circuit_open', false);
+    return;
+  }
+  const release = await gate?.acquire();
   let answer: Answer | undefined;
   let verdict: Classification;
   try {
@@ -67,53 +85,67 @@ export async function deliverJob(claimed: ClaimedJob, deps: DeliveryDeps): Promi
   } catch (err) {
     if (!(err instanceof TransportError)) throw err;
     verdict = { outcome: 'retry', reason: err.message };
+  } finally {
+    release?.();
   }
-  const hide = (text: string) => redactText(destination.template, destination.settings, text);
-  verdict = { ...verdict, reason: hide(verdict.reason) };
+  gate?.record(verdict.outcome !== 'retry');
   deps.metrics.postbackDuration.labels(destination.id).observe((answer?.durationMs ?? 0) / 1000);
-  const attemptEntry = {
+  const hide = (text: string) => redactText(destination.template, destination.settings, text);
+  const attempted: Entry = {
     ...base,
     request,
+    reason: hide(verdict.reason),
     response: answer ? { status: answer.status, body: hide(answer.body.slice(0, LOGGED_BODY_CHARS)) } : undefined,
     duration_ms: answer ? Math.round(answer.durationMs) : undefined,
   };
-  if (verdict.outcome !== 'retry') {
-    await settle(claimed, deps, { ...attemptEntry, status: verdict.outcome, reason: verdict.reason });
+  const { outcome } = verdict;
+  if (outcome !== 'retry') {
+    await settle(claimed, deps, { ...attempted, status: outcome });
     return;
   }
+  await retryOrGiveUp(claimed, deps, destination, attempted, answer);
+}
+
+async function retryOrGiveUp(
+  claimed: ClaimedJob,
+  deps: DeliveryDeps,
+  destination: Destination,
+  attempted: Entry,
+  answer: Answer | undefined,
+): Promise<void> {
   const now = deps.now();
   const retryAfter = parseRetryAfter(headerValue(answer?.headers['retry-after']), now);
-  const delay = retryDelayMs(attempt, destination.retry.delaysMs, retryAfter);
-  const age = now - job.acceptedAt;
+  const delay = retryDelayMs(claimed.attempt, destination.retry.delaysMs, retryAfter);
+  const age = now - claimed.since;
   if (delay === undefined || age + delay > destination.retry.maxAgeMs) {
-    const why = delay === undefined ? `all ${attempt} attempts failed` : `the next attempt would pass the ${destination.retry.maxAgeMs / 3_600_000} h maximum age`;
-    await settle(claimed, deps, { ...attemptEntry, status: 'dead', reason: `gave up: ${why}; last answer: ${verdict.reason}` });
+    const why = delay === undefined
+      ? `all ${claimed.attempt} attempts failed`
+      : `the next attempt would pass the ${destination.retry.maxAgeMs / 3_600_000} h maximum age`;
+    await settle(claimed, deps, { ...attempted, status: 'dead', reason: `gave up: ${why}; last answer: ${attempted.reason}` });
     return;
   }
   const dueAt = now + delay;
-  await record(deps, { ...attemptEntry, status: 'retrying', reason: verdict.reason, next_attempt_at: new Date(dueAt).toISOString() });
+  await record(deps, { ...attempted, status: 'retrying', next_attempt_at: new Date(dueAt).toISOString() });
   await deps.outbox.retryAt(claimed, dueAt, 'retrying');
 }
 
-async function settle(
-  claimed: ClaimedJob,
-  deps: DeliveryDeps,
-  entry: Omit<PostbackLogEntry, 'at'>,
-): Promise<void> {
+/** Records the final outcome, then closes the job or moves it to the dead letters for a replay. */
+async function settle(claimed: ClaimedJob, deps: DeliveryDeps, entry: Entry): Promise<void> {
   await record(deps, entry);
-  await deps.outbox.complete(claimed, entry.status);
+  if (CLOSED.has(entry.status)) await deps.outbox.complete(claimed, entry.status);
+  else await deps.outbox.deadLetter(claimed, entry.status, entry.reason, deps.now());
 }
 
-async function record(deps: DeliveryDeps, entry: Omit<PostbackLogEntry, 'at'>): Promise<void> {
+async function record(deps: DeliveryDeps, entry: Entry): Promise<void> {
   const full: PostbackLogEntry = { at: new Date(deps.now()).toISOString(), ...entry };
-  deps.metrics.postbacks.labels(entry.destination, entry.status satisfies PostbackStatus).inc();
+  deps.metrics.postbacks.labels(entry.destination, entry.status).inc();
   const line = { ...full, response: undefined, request: undefined };
   if (entry.status === 'dead') deps.logger.error(line, 'postback.dead');
   else deps.logger.info(line, 'postback.attempt');
   try {
     await deps.log.append(full);
   } catch (err) {
-    // The structured log line above already carries the outcome; the settle below must still run.
+    // The structured log line above already carries the outcome; settling the job must still happen.
     deps.logger.warn({ job_id: entry.job_id, err: (err as Error).message }, 'postback_log.append_failed');
   }
 }

@@ -28,6 +28,8 @@ export interface Destination {
   settings: Record<string, string>;
   retry: { delaysMs: number[]; maxAgeMs: number };
   timeoutMs: number;
+  maxConcurrency: number;
+  circuitBreaker: { failureThreshold: number; coolDownMs: number };
 }
 
 export function bindDestinations(
@@ -74,5 +76,10 @@ function bindOne(config: DestinationConfig, template: Template, where: string): 
       maxAgeMs: (config.retry?.maxAgeHours ?? DEFAULT_MAX_AGE_HOURS) * 3_600_000,
     },
     timeoutMs: config.timeoutMs ?? template.request.timeoutMs,
+    maxConcurrency: config.maxConcurrency,
+    circuitBreaker: {
+      failureThreshold: config.circuitBreaker.failureThreshold,
+      coolDownMs: config.circuitBreaker.coolDownSeconds * 1000,
+    },
   };
 }

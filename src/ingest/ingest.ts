@@ -141,7 +141,8 @@ export function createIngest(deps: IngestDeps): Ingest {
       clickCapturedAt: decision.capturedAt,
       acceptedAt: deps.now(),
     };
-    const result = await deps.store.outbox.accept(job, dedupKeyFor(destination, event, decision.clickId), deps.dedupTtlMs);
+    const dedupKey = dedupKeyFor(destination, event, decision.clickId);
+    const result = await deps.store.outbox.accept(job, dedupKey, deps.dedupTtlMs);
     if (!result.accepted) {
       const reason =
         `already accepted at ${new Date(result.firstAcceptedAt).toISOString()} as job ${result.firstJobId} ` +
@@ -153,9 +154,10 @@ export function createIngest(deps: IngestDeps): Ingest {
     }
     trace.steps.push({ stage: 'enqueue', destination, decision: 'accepted', detail: `job ${job.id} queued for delivery` });
     deps.metrics.conversions.labels(destination, 'accepted').inc();
-    // The audit trail: one line per accepted conversion, so a reconciliation can prove none fell through.
+    // The audit trail: one line per accepted conversion, carrying the whole job, so a reconciliation
+    // can re-create any job the store lost (`npm run reconcile`).
     deps.logger.info(
-      { job_id: job.id, destination, event_name: event.event_name, transaction_id: event.transaction_id, click_source: decision.source },
+      { job_id: job.id, destination, transaction_id: event.transaction_id, dedup_key: dedupKey, job },
       'conversion.accepted',
     );
   }

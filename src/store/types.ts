@@ -51,12 +51,36 @@ export interface ConversionJob {
   acceptedAt: number;
 }
 
-/** A job handed to one worker; `attempt` counts from 1. */
+/** A job handed to one worker; `attempt` counts from 1, and restarts at a replay. */
 export interface ClaimedJob {
   job: ConversionJob;
   attempt: number;
+  /** When the job's current delivery began: its acceptance, or its latest replay. Bounds its age. */
+  since: number;
   /** The store's handle for this delivery (a stream entry ID in Redis). */
   receipt: string;
+}
+
+export type JobState = 'queued' | 'retrying' | 'settled' | 'dead';
+
+/** A job that reached a final outcome without being delivered, kept until it is replayed. */
+export interface DeadLetter {
+  job: ConversionJob;
+  at: number;
+  outcome: string;
+  reason: string;
+}
+
+/** Which dead letters to replay: by job ID, or every one that died in a time range (epoch ms). */
+export interface ReplaySelection {
+  ids?: string[] | undefined;
+  from?: number | undefined;
+  to?: number | undefined;
+}
+
+export interface ReplayResult {
+  replayed: string[];
+  skipped: Array<{ id: string; why: string }>;
 }
 
 export type AcceptResult =
@@ -71,16 +95,36 @@ export interface Outbox {
   accept(job: ConversionJob, dedupKey: string, dedupTtlMs: number): Promise<AcceptResult>;
   /** Up to `max` queued jobs for this consumer, waiting at most `waitMs` for one to arrive. */
   claim(consumer: string, max: number, waitMs: number): Promise<ClaimedJob[]>;
-  /** The job reached a final outcome: it leaves the queue. */
+  /** The job reached a final outcome (delivered, or deliberately not sent): it leaves the queue. */
   complete(claimed: ClaimedJob, outcome: string): Promise<void>;
-  /** The job is due again at `dueAt` (epoch ms). */
-  retryAt(claimed: ClaimedJob, dueAt: number, outcome: string): Promise<void>;
+  /** The job will not be delivered (final rejection, or gave up): it moves to the dead letters. */
+  deadLetter(claimed: ClaimedJob, outcome: string, reason: string, at: number): Promise<void>;
+  /**
+   * The job is due again at `dueAt` (epoch ms). `countAttempt: false` when it was put back without
+   * being sent (its destination's circuit is open).
+   */
+  retryAt(claimed: ClaimedJob, dueAt: number, outcome: string, countAttempt?: boolean): Promise<void>;
   /** Moves jobs whose retry time has come back into the queue; returns how many. */
   promoteDue(now: number): Promise<number>;
   /** Takes over jobs another consumer claimed and did not settle within `minIdleMs`. */
   reclaim(consumer: string, minIdleMs: number, max: number): Promise<ClaimedJob[]>;
   /** Jobs accepted and not yet settled: queued, in delivery, or waiting to retry. */
   backlog(): Promise<number>;
+  /** Newest first. */
+  deadLetters(limit: number): Promise<DeadLetter[]>;
+  /**
+   * Queues dead letters for delivery again, each once: a job that is no longer dead (delivered by
+   * an earlier replay) is skipped. The dedup key is never touched, so no replay can pay twice.
+   */
+  replay(selection: ReplaySelection, now: number): Promise<ReplayResult>;
+  /** Where a job stands; undefined when the store has no record of it. */
+  state(jobId: string): Promise<JobState | undefined>;
+  /**
+   * Reconciliation: re-creates and queues a job the store lost (a failover, a restore from an old
+   * snapshot), through the same dedup key. Does nothing when the job, or its dedup key, is known:
+   * a settled job's record expires before its dedup key does, and it must never be sent again.
+   */
+  restore(job: ConversionJob, dedupKey: string, dedupTtlMs: number): Promise<'known' | 'duplicate' | 'restored'>;
 }
 
 /** PRODUCT.md's postback-log statuses. */

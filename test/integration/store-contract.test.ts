@@ -146,6 +146,60 @@ for (const [name, makeStore] of stores) {
       assert.equal(await store.outbox.backlog(), 0);
     });
 
+    test('dead letters: kept with the last answer; a replay queues each once and never resets dedup', async (t) => {
+      const store = await open(t);
+      for (const id of ['d1', 'd2', 'd3']) await store.outbox.accept(job(id), `k-${id}`, DAY);
+      const claimed = await store.outbox.claim('w1', 10, 50);
+      const t0 = Date.now();
+      for (const c of claimed) await store.outbox.deadLetter(c, 'rejected', `HTTP 400 for ${c.job.id}`, t0);
+      assert.equal(await store.outbox.backlog(), 0, 'dead letters are not in the queue');
+      assert.equal(await store.outbox.state('d1'), 'dead');
+      const letters = await store.outbox.deadLetters(10);
+      assert.deepEqual(letters.map((l) => [l.job.id, l.outcome, l.reason]).sort(), [
+        ['d1', 'rejected', 'HTTP 400 for d1'], ['d2', 'rejected', 'HTTP 400 for d2'], ['d3', 'rejected', 'HTTP 400 for d3'],
+      ]);
+
+      const replayAt = t0 + 5_000;
+      const first = await store.outbox.replay({ ids: ['d1', 'nope'] }, replayAt);
+      assert.deepEqual(first.replayed, ['d1']);
+      assert.deepEqual(first.skipped, [{ id: 'nope', why: 'no such job (or it expired)' }]);
+      const byRange = await store.outbox.replay({ from: t0 - 1_000, to: t0 + 1_000 }, replayAt);
+      assert.deepEqual(byRange.replayed.sort(), ['d2', 'd3']);
+      const again = await store.outbox.replay({ ids: ['d1', 'd2', 'd3'] }, replayAt);
+      assert.deepEqual(again.replayed, [], 'a second replay does nothing');
+      assert.deepEqual(again.skipped.map((s) => s.why), ['the job is queued, not dead', 'the job is queued, not dead', 'the job is queued, not dead']);
+      assert.deepEqual(await store.outbox.deadLetters(10), []);
+
+      const requeued = await store.outbox.claim('w1', 10, 50);
+      assert.deepEqual(requeued.map((c) => [c.job.id, c.attempt, c.since]).sort(), [['d1', 1, replayAt], ['d2', 1, replayAt], ['d3', 1, replayAt]]);
+      const dup = await store.outbox.accept(job('d1-again', { event: job('d1').event }), 'k-d1', DAY);
+      assert.equal(dup.accepted, false, 'replay leaves the dedup key in place');
+    });
+
+    test('retryAt without counting an attempt (circuit open) leaves the attempt number as it was', async (t) => {
+      const store = await open(t);
+      await store.outbox.accept(job('c1'), 'k-c1', DAY);
+      const [first] = await store.outbox.claim('w1', 1, 50);
+      await store.outbox.retryAt(first!, Date.now() - 1, 'circuit_open', false);
+      await store.outbox.promoteDue(Date.now());
+      const [second] = await store.outbox.claim('w1', 1, 50);
+      assert.equal(second!.attempt, 1);
+    });
+
+    test('restore re-creates a job the store lost, once; never one whose dedup key is known', async (t) => {
+      const store = await open(t);
+      const lost = job('lost-1');
+      assert.equal(await store.outbox.state('lost-1'), undefined);
+      assert.equal(await store.outbox.restore(lost, 'k-lost', DAY), 'restored');
+      assert.equal(await store.outbox.restore(lost, 'k-lost', DAY), 'known');
+      assert.equal(await store.outbox.restore(job('other'), 'k-lost', DAY), 'duplicate');
+      const claimed = await store.outbox.claim('w1', 10, 50);
+      assert.deepEqual(claimed.map((c) => c.job.id), ['lost-1']);
+      await store.outbox.complete(claimed[0]!, 'success');
+      assert.equal(await store.outbox.restore(lost, 'k-lost', DAY), 'known', 'a settled job is never re-sent');
+      assert.equal(await store.outbox.state('lost-1'), 'settled');
+    });
+
     test('postback log: newest first, filtered by transaction and click ID, limited', async (t) => {
       const store = await open(t);
       for (let i = 0; i < 5; i++) {

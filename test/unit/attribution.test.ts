@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { captureClicks } from '../../src/attribution/capture.js';
 import { dedupKeyFor } from '../../src/attribution/dedup-key.js';
 import { attributeConversion, type Attribution } from '../../src/attribution/resolve.js';
-import type { DestinationConfig } from '../../src/config/schema.js';
+import { DestinationSchema, type DestinationConfig } from '../../src/config/schema.js';
 import { bindDestinations } from '../../src/destinations/destination.js';
 import { BUNDLED_TEMPLATES_DIR, loadTemplates } from '../../src/destinations/index.js';
 import type { RelayEvent } from '../../src/events/event.js';
@@ -14,8 +14,8 @@ const HOUR = 3_600_000;
 const NOW = Date.parse('2026-11-24T12:00:00Z');
 
 function destinations(...configs: Array<Partial<DestinationConfig> & { id: string; template: string }>) {
-  const full = configs.map((c): DestinationConfig => ({
-    mode: 'live', sessionHours: 720, conversionEvents: ['purchase'],
+  const full = configs.map((c): DestinationConfig => DestinationSchema.parse({
+    mode: 'live',
     settings: c.template === 'generic-get' ? { url: 'https://t.example/pb' } : { baseUrl: 'https://c.example', offer_id: '1', api_key: 'k' },
     ...c,
   }));

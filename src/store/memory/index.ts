@@ -1,4 +1,5 @@
-import type { Store, VisitorClicks } from '../types.js';
+import { SETTLED_JOB_RETENTION_MS } from '../redis/outbox.js';
+import type { JobState, Store, VisitorClicks } from '../types.js';
 import { createMemoryClickStore } from './clicks.js';
 import { ExpiringMap } from './expiring-map.js';
 import { createMemoryPostbackLog } from './log.js';
@@ -7,7 +8,8 @@ import { createMemoryOutbox } from './outbox.js';
 export function createMemoryStore(options: { logMaxEntries: number }): Store {
   const visitors = new ExpiringMap<VisitorClicks>();
   const dedup = new ExpiringMap<string>();
-  const outbox = createMemoryOutbox(dedup);
+  const settled = new ExpiringMap<JobState>();
+  const outbox = createMemoryOutbox(dedup, settled, SETTLED_JOB_RETENTION_MS);
   return {
     kind: 'memory',
     clicks: createMemoryClickStore(visitors),
@@ -19,6 +21,7 @@ export function createMemoryStore(options: { logMaxEntries: number }): Store {
     async close() {
       visitors.stop();
       dedup.stop();
+      settled.stop();
       outbox.stop();
     },
   };

@@ -1,22 +1,39 @@
-import type { AcceptResult, ClaimedJob, ConversionJob, Outbox } from '../types.js';
+import type {
+  AcceptResult,
+  ClaimedJob,
+  ConversionJob,
+  DeadLetter,
+  JobState,
+  Outbox,
+  ReplayResult,
+} from '../types.js';
 import type { ExpiringMap } from './expiring-map.js';
 
-interface Delivery {
+interface JobRecord {
   job: ConversionJob;
+  state: JobState;
   attempts: number;
+  since: number;
   consumer: string;
   claimedAt: number;
+  dueAt: number;
+  dead?: { at: number; outcome: string; reason: string };
 }
 
 /**
  * The same outbox semantics as Redis, in process memory: nothing survives a restart, which the
  * relay says in its first log line when it runs on this store.
  */
-export function createMemoryOutbox(dedup: ExpiringMap<string>): Outbox & { stop(): void } {
-  const jobs = new Map<string, Delivery>();
+export function createMemoryOutbox(
+  dedup: ExpiringMap<string>,
+  settled: ExpiringMap<JobState>,
+  settledRetentionMs: number,
+): Outbox & { stop(): void } {
+  const jobs = new Map<string, JobRecord>();
   const queue: string[] = [];
-  const inFlight = new Map<string, Delivery>();
-  const waiting = new Map<string, number>(); // jobId → dueAt
+  const inFlight = new Set<string>();
+  const waiting = new Set<string>();
+  const dead: string[] = []; // job IDs, oldest first
   let wake: (() => void) | undefined;
 
   function enqueue(jobId: string): void {
@@ -24,19 +41,27 @@ export function createMemoryOutbox(dedup: ExpiringMap<string>): Outbox & { stop(
     wake?.();
   }
 
+  function hand(record: JobRecord, consumer: string): ClaimedJob {
+    record.attempts += 1;
+    record.consumer = consumer;
+    record.claimedAt = Date.now();
+    inFlight.add(record.job.id);
+    return { job: record.job, attempt: record.attempts, since: record.since, receipt: record.job.id };
+  }
+
   function take(consumer: string, max: number): ClaimedJob[] {
     const claimed: ClaimedJob[] = [];
     while (claimed.length < max && queue.length > 0) {
-      const id = queue.shift()!;
-      const delivery = jobs.get(id);
-      if (!delivery) continue;
-      delivery.attempts += 1;
-      delivery.consumer = consumer;
-      delivery.claimedAt = Date.now();
-      inFlight.set(id, delivery);
-      claimed.push({ job: delivery.job, attempt: delivery.attempts, receipt: id });
+      const record = jobs.get(queue.shift()!);
+      if (record) claimed.push(hand(record, consumer));
     }
     return claimed;
+  }
+
+  function register(job: ConversionJob, dedupKey: string, dedupTtlMs: number): void {
+    dedup.set(dedupKey, `${job.id}|${job.acceptedAt}`, dedupTtlMs);
+    jobs.set(job.id, { job, state: 'queued', attempts: 0, since: job.acceptedAt, consumer: '', claimedAt: 0, dueAt: 0 });
+    enqueue(job.id);
   }
 
   return {
@@ -47,9 +72,7 @@ export function createMemoryOutbox(dedup: ExpiringMap<string>): Outbox & { stop(
         if (firstJobId === job.id) return { accepted: true };
         return { accepted: false, firstJobId, firstAcceptedAt: Number(at) };
       }
-      dedup.set(dedupKey, `${job.id}|${job.acceptedAt}`, dedupTtlMs);
-      jobs.set(job.id, { job, attempts: 0, consumer: '', claimedAt: 0 });
-      enqueue(job.id);
+      register(job, dedupKey, dedupTtlMs);
       return { accepted: true };
     },
 
@@ -70,18 +93,34 @@ export function createMemoryOutbox(dedup: ExpiringMap<string>): Outbox & { stop(
 
     async complete(claimed) {
       inFlight.delete(claimed.job.id);
-      jobs.delete(claimed.job.id);
+      // Only the state outlives a settled job, for as long as Redis keeps a settled job's record.
+      if (jobs.delete(claimed.job.id)) settled.set(claimed.job.id, 'settled', settledRetentionMs);
     },
 
-    async retryAt(claimed, dueAt) {
+    async deadLetter(claimed, outcome, reason, at) {
       inFlight.delete(claimed.job.id);
-      waiting.set(claimed.job.id, dueAt);
+      const record = jobs.get(claimed.job.id);
+      if (!record) return;
+      record.state = 'dead';
+      record.dead = { at, outcome, reason };
+      dead.push(claimed.job.id);
+    },
+
+    async retryAt(claimed, dueAt, _outcome, countAttempt = true) {
+      inFlight.delete(claimed.job.id);
+      const record = jobs.get(claimed.job.id);
+      if (!record) return;
+      if (!countAttempt) record.attempts -= 1;
+      record.state = 'retrying';
+      record.dueAt = dueAt;
+      waiting.add(claimed.job.id);
     },
 
     async promoteDue(now) {
       let moved = 0;
-      for (const [id, dueAt] of waiting) {
-        if (dueAt <= now) {
+      for (const id of waiting) {
+        const record = jobs.get(id);
+        if (record && record.dueAt <= now) {
           waiting.delete(id);
           enqueue(id);
           moved += 1;
@@ -91,17 +130,62 @@ export function createMemoryOutbox(dedup: ExpiringMap<string>): Outbox & { stop(
     },
 
     async reclaim(consumer, minIdleMs, max) {
-      const stale = [...inFlight.entries()].filter(([, d]) => Date.now() - d.claimedAt >= minIdleMs).slice(0, max);
-      return stale.map(([id, d]) => {
-        d.attempts += 1;
-        d.consumer = consumer;
-        d.claimedAt = Date.now();
-        return { job: d.job, attempt: d.attempts, receipt: id };
-      });
+      const now = Date.now();
+      const stale = [...inFlight]
+        .map((id) => jobs.get(id)!)
+        .filter((r) => now - r.claimedAt >= minIdleMs)
+        .slice(0, max);
+      return stale.map((record) => hand(record, consumer));
     },
 
     async backlog() {
       return queue.length + inFlight.size + waiting.size;
+    },
+
+    async deadLetters(limit) {
+      const letters: DeadLetter[] = [];
+      for (let i = dead.length - 1; i >= 0 && letters.length < limit; i--) {
+        const record = jobs.get(dead[i]!);
+        if (record?.dead) letters.push({ job: record.job, ...record.dead });
+      }
+      return letters;
+    },
+
+    async replay(selection, now) {
+      const ids = new Set(selection.ids ?? []);
+      if (selection.from !== undefined || selection.to !== undefined) {
+        for (const id of dead) {
+          const at = jobs.get(id)?.dead?.at ?? 0;
+          if (at >= (selection.from ?? 0) && at <= (selection.to ?? Infinity)) ids.add(id);
+        }
+      }
+      const result: ReplayResult = { replayed: [], skipped: [] };
+      for (const id of ids) {
+        const record = jobs.get(id);
+        if (!record || record.state !== 'dead') {
+          const state = record?.state ?? settled.get(id);
+          result.skipped.push({ id, why: state ? `the job is ${state}, not dead` : 'no such job (or it expired)' });
+          continue;
+        }
+        dead.splice(dead.indexOf(id), 1);
+        delete record.dead;
+        Object.assign(record, { state: 'queued', attempts: 0, since: now });
+        enqueue(id);
+        result.replayed.push(id);
+      }
+      return result;
+    },
+
+    async state(jobId) {
+      return jobs.get(jobId)?.state ?? settled.get(jobId);
+    },
+
+    async restore(job, dedupKey, dedupTtlMs) {
+      if (jobs.has(job.id) || settled.get(job.id)) return 'known';
+      const owner = dedup.get(dedupKey);
+      if (owner !== undefined) return owner.startsWith(`${job.id}|`) ? 'known' : 'duplicate';
+      register(job, dedupKey, dedupTtlMs);
+      return 'restored';
     },
 
     stop() {

@@ -10,6 +10,7 @@ export const keys = {
   outbox: `${KEY_PREFIX}{rl}:outbox`,
   retry: `${KEY_PREFIX}{rl}:retry`,
   log: `${KEY_PREFIX}{rl}:log`,
+  dead: `${KEY_PREFIX}{rl}:dead`,
   job: (id: string) => `${KEY_PREFIX}{rl}:job:${id}`,
   dedup: (hash: string) => `${KEY_PREFIX}{rl}:dedup:${hash}`,
 };

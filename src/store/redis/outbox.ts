@@ -1,11 +1,13 @@
 import { StoreUnavailableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { AcceptResult, ClaimedJob, ConversionJob, Outbox } from '../types.js';
+import type { AcceptResult, ClaimedJob, ConversionJob, DeadLetter, JobState, Outbox, ReplayResult } from '../types.js';
 import type { RedisConnections } from './connection.js';
 import { CONSUMER_GROUP, keys } from './keys.js';
 
-/** A settled job stays readable this long, for the audit trail and replays. */
+/** A settled job stays readable this long, for the audit trail. */
 export const SETTLED_JOB_RETENTION_MS = 7 * 86_400_000;
+/** Dead letters older than this are trimmed from the dead-letter stream (their jobs expire with their dedup key). */
+const DEAD_LETTER_RETENTION_MS = 90 * 86_400_000;
 const PROMOTE_BATCH = 200;
 
 type StreamEntry = [id: string, fields: string[]];
@@ -35,16 +37,25 @@ export function createRedisOutbox(connections: RedisConnections, log: Logger): O
       const jobId = fields[fields.indexOf('job') + 1];
       if (!jobId) continue;
       const jobKey = keys.job(jobId);
-      const [payload, attempts] = await Promise.all([worker.hget(jobKey, 'job'), worker.hincrby(jobKey, 'attempts', 1)]);
+      const [[payload, since], attempts] = await Promise.all([
+        worker.hmget(jobKey, 'job', 'since'),
+        worker.hincrby(jobKey, 'attempts', 1),
+      ]);
       if (!payload) {
         // The job record expired while its entry waited (far past any retry age): nothing to send.
         log.error({ job_id: jobId }, 'outbox.job_missing');
         await worker.completeJob(keys.outbox, jobKey, receipt, CONSUMER_GROUP, 'missing', Date.now(), 1);
         continue;
       }
-      claimed.push({ job: JSON.parse(payload) as ConversionJob, attempt: attempts, receipt });
+      const job = JSON.parse(payload) as ConversionJob;
+      claimed.push({ job, attempt: attempts, since: since ? Number(since) : job.acceptedAt, receipt });
     }
     return claimed;
+  }
+
+  async function notDeadReason(jobId: string): Promise<string> {
+    const state = await worker.hget(keys.job(jobId), 'state');
+    return state ? `the job is ${state}, not dead` : 'no such job (or it expired)';
   }
 
   return {
@@ -89,10 +100,56 @@ export function createRedisOutbox(connections: RedisConnections, log: Logger): O
       );
     },
 
-    async retryAt(claimed, dueAt, outcome) {
+    async retryAt(claimed, dueAt, outcome, countAttempt = true) {
       await worker.retryJob(
         keys.outbox, keys.retry, keys.job(claimed.job.id), claimed.receipt, CONSUMER_GROUP, claimed.job.id,
-        Math.round(dueAt), outcome,
+        Math.round(dueAt), outcome, countAttempt ? 0 : -1,
+      );
+    },
+
+    async deadLetter(claimed, outcome, reason, at) {
+      await worker.deadLetterJob(
+        keys.outbox, keys.dead, keys.job(claimed.job.id), claimed.receipt, CONSUMER_GROUP, claimed.job.id,
+        outcome, reason, at, `${Math.max(0, at - DEAD_LETTER_RETENTION_MS)}-0`,
+      );
+    },
+
+    async deadLetters(limit) {
+      const entries = (await worker.xrevrange(keys.dead, '+', '-', 'COUNT', limit)) as StreamEntry[];
+      const letters: DeadLetter[] = [];
+      for (const [, fields] of entries) {
+        const jobId = fields[fields.indexOf('job') + 1]!;
+        const [payload, outcome, reason, deadAt] = await worker.hmget(keys.job(jobId), 'job', 'outcome', 'reason', 'deadAt');
+        if (!payload) continue;
+        letters.push({ job: JSON.parse(payload) as ConversionJob, at: Number(deadAt), outcome: outcome ?? '', reason: reason ?? '' });
+      }
+      return letters;
+    },
+
+    async replay(selection, now) {
+      const ids = new Set(selection.ids ?? []);
+      if (selection.from !== undefined || selection.to !== undefined) {
+        const from = selection.from !== undefined ? String(selection.from) : '-';
+        const to = selection.to !== undefined ? String(selection.to) : '+';
+        const entries = (await worker.xrange(keys.dead, from, to)) as StreamEntry[];
+        for (const [, fields] of entries) ids.add(fields[fields.indexOf('job') + 1]!);
+      }
+      const result: ReplayResult = { replayed: [], skipped: [] };
+      for (const id of ids) {
+        const queued = await worker.replayJob(keys.job(id), keys.outbox, keys.dead, id, now);
+        if (queued === 1) result.replayed.push(id);
+        else result.skipped.push({ id, why: await notDeadReason(id) });
+      }
+      return result;
+    },
+
+    async state(jobId) {
+      return ((await worker.hget(keys.job(jobId), 'state')) ?? undefined) as JobState | undefined;
+    },
+
+    async restore(job, dedupKey, dedupTtlMs) {
+      return worker.restoreJob(
+        keys.dedup(dedupKey), keys.job(job.id), keys.outbox, job.id, Math.ceil(dedupTtlMs), JSON.stringify(job), job.acceptedAt,
       );
     },
 

@@ -49,7 +49,7 @@ const SCRIPTS = {
       end
       return 1`,
   },
-  /** KEYS: outbox, retry zset, job hash. ARGV: entryId, group, jobId, dueAtMs, outcome. */
+  /** KEYS: outbox, retry zset, job hash. ARGV: entryId, group, jobId, dueAtMs, outcome, attemptAdjust. */
   retryJob: {
     numberOfKeys: 3,
     lua: `
@@ -57,7 +57,56 @@ const SCRIPTS = {
       redis.call('XACK', KEYS[1], ARGV[2], ARGV[1])
       redis.call('XDEL', KEYS[1], ARGV[1])
       redis.call('HSET', KEYS[3], 'state', 'retrying', 'outcome', ARGV[5], 'dueAt', ARGV[4])
+      if ARGV[6] ~= '0' then redis.call('HINCRBY', KEYS[3], 'attempts', ARGV[6]) end
       return 1`,
+  },
+  /**
+   * KEYS: outbox, dead stream, job hash. ARGV: entryId, group, jobId, outcome, reason, nowMs, minDeadId.
+   * The dead stream is trimmed by age only, never by count.
+   */
+  deadLetterJob: {
+    numberOfKeys: 3,
+    lua: `
+      redis.call('XACK', KEYS[1], ARGV[2], ARGV[1])
+      redis.call('XDEL', KEYS[1], ARGV[1])
+      if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
+      local entry = redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[7], '*', 'job', ARGV[3])
+      redis.call('HSET', KEYS[3], 'state', 'dead', 'outcome', ARGV[4], 'reason', ARGV[5],
+        'deadAt', ARGV[6], 'deadEntry', entry)
+      return 1`,
+  },
+  /** KEYS: job hash, outbox, dead stream. ARGV: jobId, nowMs. 1 when queued again, 0 when not dead. */
+  replayJob: {
+    numberOfKeys: 3,
+    lua: `
+      if redis.call('HGET', KEYS[1], 'state') ~= 'dead' then return 0 end
+      local entry = redis.call('HGET', KEYS[1], 'deadEntry')
+      if entry then redis.call('XDEL', KEYS[3], entry) end
+      redis.call('HSET', KEYS[1], 'state', 'queued', 'attempts', 0, 'since', ARGV[2])
+      redis.call('HDEL', KEYS[1], 'deadEntry')
+      redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
+      return 1`,
+  },
+  /**
+   * KEYS: dedup key, job hash, outbox. ARGV: jobId, dedupTtlMs, jobJson, acceptedAtMs.
+   * Returns 'known', 'duplicate' (the key belongs to another job) or 'restored'. A dedup key that
+   * names this job means it was accepted and its record expired after settling: known, never re-sent.
+   * The accept script writes key and record together, so a store that lost one lost both.
+   */
+  restoreJob: {
+    numberOfKeys: 3,
+    lua: `
+      if redis.call('EXISTS', KEYS[2]) == 1 then return 'known' end
+      local owner = redis.call('GET', KEYS[1])
+      if owner then
+        if string.sub(owner, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then return 'known' end
+        return 'duplicate'
+      end
+      redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[4], 'PX', ARGV[2])
+      redis.call('HSET', KEYS[2], 'job', ARGV[3], 'state', 'queued', 'attempts', 0)
+      redis.call('PEXPIRE', KEYS[2], ARGV[2])
+      redis.call('XADD', KEYS[3], '*', 'job', ARGV[1])
+      return 'restored'`,
   },
   /** KEYS: retry zset, outbox. ARGV: nowMs, limit. Moves due jobs back into the stream. */
   promoteDue: {
@@ -81,6 +130,9 @@ export interface RelayScripts {
   acceptConversion(dedup: string, job: string, outbox: string, ...args: ScriptArg[]): Promise<string | null>;
   completeJob(outbox: string, job: string, ...args: ScriptArg[]): Promise<number>;
   retryJob(outbox: string, retry: string, job: string, ...args: ScriptArg[]): Promise<number>;
+  deadLetterJob(outbox: string, dead: string, job: string, ...args: ScriptArg[]): Promise<number>;
+  replayJob(job: string, outbox: string, dead: string, ...args: ScriptArg[]): Promise<number>;
+  restoreJob(dedup: string, job: string, outbox: string, ...args: ScriptArg[]): Promise<'known' | 'duplicate' | 'restored'>;
   promoteDue(retry: string, outbox: string, ...args: ScriptArg[]): Promise<number>;
 }
 
