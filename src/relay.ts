@@ -22,7 +22,7 @@ export interface RelayOptions {
   logger: Logger;
   templatesDir?: string;
   now?: () => number;
-  /** Worker tuning; tests shorten the poll so retries come round quickly. */
+  /** Overrides of the config's `delivery` tuning; tests shorten the poll so retries come round quickly. */
   worker?: { concurrency?: number; pollMs?: number; reclaimIdleMs?: number };
   /**
    * `server`: node:http serves ingestion, a background worker delivers. `function`: express serves
@@ -64,6 +64,7 @@ export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
   });
   const sender: Sender = createSender();
   const longestTimeout = Math.max(10_000, ...destinations.map((d) => d.timeoutMs));
+  const { delivery } = config.file;
   const worker = createWorker(
     {
       outbox: store.outbox, log: store.log, sender, logger, metrics, now,
@@ -72,10 +73,12 @@ export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
     },
     {
       consumer: `${hostname()}-${process.pid}`,
-      concurrency: options.worker?.concurrency ?? 64,
-      pollMs: options.worker?.pollMs ?? 250,
+      concurrency: options.worker?.concurrency ?? delivery.concurrency,
+      pollMs: options.worker?.pollMs ?? delivery.pollMs,
       // Twice the longest postback timeout: a job idle that long belongs to a worker that died.
-      reclaimIdleMs: options.worker?.reclaimIdleMs ?? 2 * longestTimeout + 5_000,
+      reclaimIdleMs:
+        options.worker?.reclaimIdleMs ??
+        (delivery.reclaimIdleSeconds !== undefined ? delivery.reclaimIdleSeconds * 1000 : 2 * longestTimeout + 5_000),
     },
   );
 

@@ -54,6 +54,20 @@ export const ConfigFileSchema = z
       .object({ maxEntries: z.number().int().min(100).default(100_000) })
       .strict()
       .default({ maxEntries: 100_000 }),
+    delivery: z
+      .object({
+        /** Postbacks in flight at once in one relay process, across destinations. */
+        concurrency: z.number().int().min(1).max(4096).default(64),
+        /** How long one claim waits for new work; also how often due retries are moved back. */
+        pollMs: z.number().int().min(5).max(10_000).default(250),
+        /**
+         * A job claimed by a worker that has not settled it for this long is taken over by another:
+         * that worker died. Default: twice the longest destination timeout, plus 5 s.
+         */
+        reclaimIdleSeconds: z.number().positive().optional(),
+      })
+      .strict()
+      .default({ concurrency: 64, pollMs: 250 }),
     destinations: z.array(DestinationSchema).default([]),
   })
   .strict();

@@ -24,7 +24,8 @@ export interface Worker {
   readonly inFlight: number;
 }
 
-const RECLAIM_EVERY_MS = 15_000;
+/** How often to look for jobs a dead worker left behind: a fraction of the idle time that proves it dead. */
+const MAX_RECLAIM_EVERY_MS = 15_000;
 const ERROR_PAUSE_MS = 500;
 
 /** The delivery loop: claim, deliver with bounded concurrency, promote due retries, reclaim stale. */
@@ -50,7 +51,7 @@ export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker
       await Promise.race(running);
       return;
     }
-    if (now - lastReclaim >= RECLAIM_EVERY_MS) {
+    if (now - lastReclaim >= Math.min(MAX_RECLAIM_EVERY_MS, options.reclaimIdleMs / 2)) {
       lastReclaim = now;
       for (const claimed of await deps.outbox.reclaim(options.consumer, options.reclaimIdleMs, free)) run(claimed);
     }

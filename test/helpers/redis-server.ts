@@ -13,6 +13,8 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Start it again on the same port and data dir. */
   restart(): Promise<void>;
+  /** Send the server a signal: SIGSTOP freezes it with its connections open, SIGCONT thaws it. */
+  signal(name: NodeJS.Signals): void;
   stop(): Promise<void>;
   flush(): Promise<void>;
 }
@@ -52,7 +54,12 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
     const notSupported = async () => {
       throw new Error('kill/restart needs a redis-server started by the tests; unset REDIS_URL');
     };
-    return { url, port: Number(new URL(url).port), kill: notSupported, restart: notSupported, stop: async () => {}, flush };
+    return {
+      url, port: Number(new URL(url).port), kill: notSupported, restart: notSupported, stop: async () => {}, flush,
+      signal: () => {
+        throw new Error('signals need a redis-server started by the tests; unset REDIS_URL');
+      },
+    };
   }
   assertRedisInstalled();
   const port = await freePort();
@@ -97,6 +104,9 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
     port,
     kill,
     restart: launch,
+    signal(name) {
+      child?.kill(name);
+    },
     async stop() {
       await kill();
       rmSync(dir, { recursive: true, force: true });

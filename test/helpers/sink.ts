@@ -12,6 +12,10 @@ export interface SinkAnswer {
   status: number;
   body?: string;
   headers?: Record<string, string>;
+  /** Answer only after this long, like a slow network. */
+  delayMs?: number;
+  /** Never answer: the connection stays open until the caller gives up. */
+  hang?: boolean;
 }
 
 export type SinkScript = (req: SinkRequest, index: number) => SinkAnswer;
@@ -52,9 +56,14 @@ export class Sink {
         };
         const index = this.requests.push(received) - 1;
         const answer = this.script(received, index);
-        res.writeHead(answer.status, answer.headers ?? {});
-        res.end(answer.body ?? '');
         for (const wake of this.waiters.splice(0)) wake();
+        if (answer.hang) return;
+        const respond = () => {
+          res.writeHead(answer.status, answer.headers ?? {});
+          res.end(answer.body ?? '');
+        };
+        if (answer.delayMs) setTimeout(respond, answer.delayMs);
+        else respond();
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));

@@ -1,4 +1,3 @@
-import { StoreUnavailableError } from '../../errors.js';
 import {
   newestPerDestination,
   type ClickStore,
@@ -8,6 +7,7 @@ import {
   type VisitorRef,
 } from '../types.js';
 import type { RelayRedis } from './connection.js';
+import { withDeadline } from './deadline.js';
 import { keys } from './keys.js';
 
 /** A refusal is kept under its destination's name with this mark in front. */
@@ -23,19 +23,11 @@ export function createRedisClickStore(redis: RelayRedis): ClickStore {
   return {
     async save(refs, update, ttlMs) {
       const args = encodeUpdate(update);
-      try {
-        await Promise.all(refs.map((ref) => redis.saveVisitorClicks(keyOf(ref), Math.ceil(ttlMs), ...args)));
-      } catch (err) {
-        throw new StoreUnavailableError(`click store write failed: ${(err as Error).message}`);
-      }
+      const writes = Promise.all(refs.map((ref) => redis.saveVisitorClicks(keyOf(ref), Math.ceil(ttlMs), ...args)));
+      await withDeadline(writes, 'click store write');
     },
     async read(refs) {
-      let hashes: Record<string, string>[];
-      try {
-        hashes = await Promise.all(refs.map((ref) => redis.hgetall(keyOf(ref))));
-      } catch (err) {
-        throw new StoreUnavailableError(`click store read failed: ${(err as Error).message}`);
-      }
+      const hashes = await withDeadline(Promise.all(refs.map((ref) => redis.hgetall(keyOf(ref)))), 'click store read');
       const clicks: FoundClick[] = [];
       const refused: RefusedClick[] = [];
       hashes.forEach((hash, i) => decodeHash(hash, refs[i]!.kind, clicks, refused));

@@ -2,6 +2,7 @@ import type { Logger } from '../../log.js';
 import type { Store } from '../types.js';
 import { createRedisClickStore } from './clicks.js';
 import { createRedisConnections } from './connection.js';
+import { withDeadline } from './deadline.js';
 import { createRedisPostbackLog } from './log.js';
 import { createRedisOutbox } from './outbox.js';
 
@@ -15,7 +16,7 @@ export function createRedisStore(url: string, options: { logMaxEntries: number; 
     log: createRedisPostbackLog(connections.request, options.logMaxEntries),
     async ping() {
       try {
-        return (await connections.request.ping()) === 'PONG';
+        return (await withDeadline(connections.request.ping(), 'ping')) === 'PONG';
       } catch {
         return false;
       }

@@ -1,5 +1,6 @@
 import { matchesFilter, type PostbackLog, type PostbackLogEntry } from '../types.js';
 import type { RelayRedis } from './connection.js';
+import { withDeadline } from './deadline.js';
 import { keys } from './keys.js';
 
 const PAGE = 500;
@@ -8,7 +9,7 @@ const PAGE = 500;
 export function createRedisPostbackLog(redis: RelayRedis, maxEntries: number): PostbackLog {
   return {
     async append(entry) {
-      await redis.xadd(keys.log, 'MAXLEN', '~', maxEntries, '*', 'e', JSON.stringify(entry));
+      await withDeadline(redis.xadd(keys.log, 'MAXLEN', '~', maxEntries, '*', 'e', JSON.stringify(entry)), 'postback log write');
     },
     async query(filter) {
       const found: PostbackLogEntry[] = [];

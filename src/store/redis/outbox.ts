@@ -1,7 +1,7 @@
-import { StoreUnavailableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { AcceptResult, ClaimedJob, ConversionJob, DeadLetter, JobState, Outbox, ReplayResult } from '../types.js';
 import type { RedisConnections } from './connection.js';
+import { withDeadline } from './deadline.js';
 import { CONSUMER_GROUP, keys } from './keys.js';
 
 /** A settled job stays readable this long, for the audit trail. */
@@ -60,15 +60,13 @@ export function createRedisOutbox(connections: RedisConnections, log: Logger): O
 
   return {
     async accept(job: ConversionJob, dedupKey: string, dedupTtlMs: number): Promise<AcceptResult> {
-      let first: string | null;
-      try {
-        first = await request.acceptConversion(
+      const first = await withDeadline(
+        request.acceptConversion(
           keys.dedup(dedupKey), keys.job(job.id), keys.outbox,
           job.id, Math.ceil(dedupTtlMs), JSON.stringify(job), job.acceptedAt,
-        );
-      } catch (err) {
-        throw new StoreUnavailableError(`outbox write failed: ${(err as Error).message}`);
-      }
+        ),
+        'outbox write',
+      );
       if (first === null) return { accepted: true };
       const [firstJobId = '', at = '0'] = first.split('|');
       // Our own job ID back means the script ran before and its reply was lost: still accepted.
