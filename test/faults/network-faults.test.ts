@@ -75,7 +75,7 @@ test('6. the network answers 429 with Retry-After: 2: no attempt before it', asy
   const ledger = await runLoad({ targets: () => [relay.url], rate: 20, durationMs: 2_000, prefix: 'ratelimited' });
   const drainMs = await waitForDrain(ledger, network, 30_000);
   const verdict = judge(ledger, network);
-  report({ case: 'network answers 429, Retry-After: 2', load: '20 conv/s × 2 s', lost: verdict.lost.length, duplicated: verdict.duplicated.length, drainMs });
+  report({ case: 'network answers 429, Retry-After: 2', load: '20 conv/s × 2 s', lost: verdict.lost.length, duplicated: verdict.duplicated.length, drainMs, note: 'every retry ≥ 2 s after its 429' });
   assert.deepEqual(verdict.lost, []);
   for (const [order, times] of network.attemptTimes) {
     assert.equal(times.length, 2, `${order}: one 429, then one success`);
@@ -127,7 +127,7 @@ test('8. a final rejection: dead letter after one attempt; after the fix, replay
   assert.equal(byId.skipped.length, 5);
   await sleep(500);
   const verdict = judge(ledger, network);
-  report({ case: 'final rejection (400), then replay', load: `${ledger.orders} conversions`, lost: verdict.lost.length, duplicated: verdict.duplicated.length, drainMs });
+  report({ case: 'final rejection (400), then replay', load: `${ledger.orders} conversions`, lost: verdict.lost.length, duplicated: verdict.duplicated.length, drainMs, note: 'one attempt each, then dead letters; replay delivered each once; a second replay: 0' });
   assert.deepEqual(verdict.lost, []);
   assert.deepEqual(verdict.duplicated, []);
   for (const [order, hits] of network.hits) assert.equal(hits, 2, `${order}: one rejected attempt, one replayed delivery`);
