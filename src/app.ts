@@ -2,6 +2,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import { createAdminRouter, type AdminDeps } from './admin/routes.js';
 import { RelayError } from './errors.js';
+import { errorBody } from './http/respond.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { Store } from './store/types.js';
@@ -15,6 +16,16 @@ export interface AppDeps extends AdminDeps {
   logger: Logger;
   /** Mounted only where express receives every request (Cloud Functions); node:http serves them otherwise. */
   collect?: (req: Request, res: Response) => Promise<void>;
+}
+
+/** Errors the relay raised keep their code; a body parser's 4xx keeps its status; anything else is a 500. */
+function asRelayError(err: unknown): RelayError {
+  if (err instanceof RelayError) return err;
+  const status = (err as { status?: number }).status;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new RelayError('RELAY_BAD_REQUEST', (err as Error).message, status);
+  }
+  return new RelayError('RELAY_INTERNAL', 'internal error', 500);
 }
 
 /** Wiring only: every route but the ingestion fast path. Never reads env, never listens. */
@@ -38,17 +49,15 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.use('/admin', createAdminRouter(deps));
 
-  app.use((req, res) => {
-    res.status(404).json({ error: { code: 'RELAY_NOT_FOUND', message: `no route for ${req.method} ${req.path}` } });
+  app.use((req) => {
+    throw new RelayError('RELAY_NOT_FOUND', `no route for ${req.method} ${req.path}`, 404);
   });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const known = err instanceof RelayError;
-    const parserStatus = (err as { status?: number }).status;
-    if (!known) deps.logger.error({ err: (err as Error)?.message }, 'app.unexpected_error');
-    const status = known ? err.status : parserStatus && parserStatus < 500 ? parserStatus : 500;
-    const code = known ? err.code : status < 500 ? 'RELAY_BAD_REQUEST' : 'RELAY_INTERNAL';
-    const message = known ? err.message : status < 500 ? (err as Error).message : 'internal error';
-    res.status(status).json({ error: { code, message } });
+    const error = asRelayError(err);
+    if (error.status === 500) deps.logger.error({ err: (err as Error)?.message }, 'app.unexpected_error');
+    deps.metrics.rejectedRequests.labels(error.code).inc();
+    if (error.status === 503) res.setHeader('retry-after', '1');
+    res.status(error.status).json(errorBody(error));
   });
   return app;
 }

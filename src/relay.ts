@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type express from 'express';
@@ -41,7 +41,7 @@ export interface Relay {
   traces: TraceRecorder;
   app: express.Express;
   /** The node:http handler: ingestion routes directly, everything else through express. */
-  handle: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
+  handle: (req: IncomingMessage, res: ServerResponse) => void;
   collect: ReturnType<typeof createCollectHandler>;
   worker: Worker;
   listen(port: number): Promise<Server & { port: number }>;
@@ -53,8 +53,8 @@ export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
   const { logger } = options;
   const now = options.now ?? Date.now;
   const templates = loadTemplates(options.templatesDir ?? BUNDLED_TEMPLATES_DIR);
-  const destinations = bindDestinations(config.file.destinations, templates, config.configPath);
-  const store = createStore(config.redisUrl, { logMaxEntries: config.file.postbackLog.maxEntries, log: logger });
+  const destinations = bindDestinations(config.file.destinations, templates, config.configPath, config.secretValues);
+  const store = createStore(config.redisUrl, { logMaxEntries: config.file.postbackLog.maxEntries, log: logger, now });
   const metrics = createMetrics(() => store.outbox.backlog());
   const traces = new TraceRecorder();
   const cookies = createVisitorCookies({ ...config.file.cookie, secrets: config.cookieSecrets });
@@ -93,7 +93,7 @@ export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
     ...(inFunction ? { collect } : {}),
   });
 
-  const handle = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     if (COLLECT_PATHS.has(q < 0 ? url : url.slice(0, q))) void collect(req, res);
@@ -120,7 +120,7 @@ export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
       if (unfinished > 0) logger.warn({ unfinished }, 'worker.stopped_with_postbacks_in_flight');
       server?.closeAllConnections();
       await closed;
-      await sender.close();
+      await sender.destroy();
       await store.close();
     },
   };

@@ -1,48 +1,38 @@
-import { loadConfig } from './config/load.js';
+import { loadConfig, type RelayConfig } from './config/load.js';
 import { createLogger } from './log.js';
-import { createRelay } from './relay.js';
+import { createRelay, type Relay } from './relay.js';
+import { announceStartup, assertSharedCookieSecret } from './startup.js';
 
-/**
+/*
  * Cloud Run entry: the only module (with function.ts) that touches the process — it reads the
  * environment, listens, and drains on SIGTERM inside Cloud Run's 10 s before SIGKILL.
  */
+
+/** Postbacks in flight get this long to finish after SIGTERM. */
 const SHUTDOWN_GRACE_MS = 8_000;
+/** Whatever still hangs by then (a store that does not answer), the process exits before the kill. */
+const SHUTDOWN_DEADLINE_MS = 9_500;
+
+function fail(message: string, error: unknown): never {
+  process.stderr.write(`${JSON.stringify({ severity: 'ERROR', message, error: (error as Error).message })}\n`);
+  process.exit(1);
+}
 
 function main(): void {
-  let config;
+  let config: RelayConfig;
   try {
     config = loadConfig();
+    assertSharedCookieSecret(config, config.mode !== 'worker');
   } catch (err) {
-    process.stderr.write(`${JSON.stringify({ severity: 'ERROR', message: 'relay.config_invalid', error: (err as Error).message })}\n`);
-    process.exit(1);
+    fail('relay.config_invalid', err);
   }
   const logger = createLogger(config.logLevel);
-  logger.info(
-    {
-      store: config.redisUrl ? 'redis' : 'memory',
-      config: config.configPath,
-      mode: config.mode,
-    },
-    config.redisUrl
-      ? `relay starting on Redis ${redactUrl(config.redisUrl)}`
-      : 'relay starting on the embedded in-memory store: clicks and queued postbacks are lost on restart; set REDIS_URL for production',
-  );
-  if (config.usingBundledExample) {
-    logger.warn({ config: config.configPath }, 'no RELAY_CONFIG set: using the bundled example config (destinations in dry_run)');
-  }
-  if (config.cookieSecretGenerated) {
-    logger.warn('no RELAY_COOKIE_SECRET set: visitor cookies are signed with a per-process key and stop verifying after a restart');
-  }
-  if (!config.file.allowedOrigins) {
-    logger.warn('no allowedOrigins in the config: browser events from any origin are accepted');
-  }
-
-  let relay: ReturnType<typeof createRelay>;
+  announceStartup(config, logger, 'server');
+  let relay: Relay;
   try {
     relay = createRelay(config, { logger });
   } catch (err) {
-    logger.error({ error: (err as Error).message }, 'relay.config_invalid');
-    process.exit(1);
+    fail('relay.config_invalid', err);
   }
   if (config.mode !== 'web') relay.worker.start();
   const listening = config.mode === 'worker' ? Promise.resolve(undefined) : relay.listen(config.port);
@@ -53,10 +43,7 @@ function main(): void {
         server ? `relay listening on port ${server.port}` : 'relay worker running',
       );
     },
-    (err: Error) => {
-      logger.error({ error: err.message }, 'relay.listen_failed');
-      process.exit(1);
-    },
+    (err: Error) => fail('relay.listen_failed', err),
   );
 
   let stopping = false;
@@ -64,26 +51,17 @@ function main(): void {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'relay.shutting_down');
+    setTimeout(() => {
+      logger.error('relay.shutdown_deadline: exiting with work unfinished; it stays queued for another instance');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     relay.close(SHUTDOWN_GRACE_MS).then(
       () => process.exit(0),
-      (err: Error) => {
-        logger.error({ error: err.message }, 'relay.shutdown_failed');
-        process.exit(1);
-      },
+      (err: Error) => fail('relay.shutdown_failed', err),
     );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-}
-
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '<redacted>';
-    return u.toString();
-  } catch {
-    return '<unparseable REDIS_URL>';
-  }
 }
 
 main();

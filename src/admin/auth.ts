@@ -1,28 +1,22 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import { RelayError } from '../errors.js';
 
 /**
- * Bearer-token guard for /admin and /debug. Without a configured token those paths are disabled
- * entirely, rather than open. Compared through hashes so the comparison is constant-time
- * whatever the lengths.
+ * Bearer-token guard for /admin. Without a configured token those paths are disabled entirely,
+ * rather than open. Compared through hashes so the comparison is constant-time whatever the lengths.
  */
 export function requireAdminToken(token: string | undefined) {
   const expected = token ? digest(token) : undefined;
   return function adminAuth(req: Request, res: Response, next: NextFunction): void {
     if (!expected) {
-      res.status(404).json({
-        error: { code: 'RELAY_ADMIN_DISABLED', message: 'the admin API is disabled; set RELAY_ADMIN_TOKEN to enable it' },
-      });
-      return;
+      throw new RelayError('RELAY_ADMIN_DISABLED', 'the admin API is disabled; set RELAY_ADMIN_TOKEN to enable it', 404);
     }
     const header = req.headers.authorization ?? '';
     const given = header.startsWith('Bearer ') ? header.slice(7) : '';
     if (!given || !timingSafeEqual(digest(given), expected)) {
       res.setHeader('www-authenticate', 'Bearer');
-      res.status(401).json({
-        error: { code: 'RELAY_ADMIN_UNAUTHORIZED', message: 'send Authorization: Bearer <RELAY_ADMIN_TOKEN>' },
-      });
-      return;
+      throw new RelayError('RELAY_ADMIN_UNAUTHORIZED', 'send Authorization: Bearer <RELAY_ADMIN_TOKEN>', 401);
     }
     next();
   };

@@ -1,6 +1,6 @@
 import express, { Router, type Request } from 'express';
 import { z } from 'zod';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, StoreUnavailableError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PostbackLogFilter, Store } from '../store/types.js';
 import type { TraceRecorder } from '../trace/trace.js';
@@ -106,6 +106,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
     if (!Number.isInteger(budget) || budget < 1 || budget > MAX_DRAIN_MS) {
       throw new BadRequestError('RELAY_QUERY_INVALID', `"budget_ms" must be a whole number from 1 to ${MAX_DRAIN_MS}`);
     }
+    if (!(await deps.store.ping())) throw new StoreUnavailableError();
     const { attempted } = await deps.drain(budget);
     res.json({ attempted, backlog: await deps.store.outbox.backlog() });
   });

@@ -1,4 +1,5 @@
 import { placeholderReason } from '../events/macro.js';
+import { truncate } from '../text.js';
 import type { RelayEvent } from '../events/event.js';
 import type { Destination } from '../destinations/destination.js';
 import type { RefusedClick, StoredClick } from '../store/types.js';
@@ -65,7 +66,7 @@ export function refusalReason(value: string, destination: Destination): string |
     return `the value is ${value.length} characters long; at most ${destination.clickIdMaxLength} are accepted`;
   }
   if (destination.clickIdPattern && !destination.clickIdPattern.test(value)) {
-    return `"${value.length > 80 ? `${value.slice(0, 77)}...` : value}" does not match ${destination.template.id}'s click-ID pattern ${destination.clickIdPattern.source}`;
+    return `"${truncate(value)}" does not match ${destination.template.id}'s click-ID pattern ${destination.clickIdPattern.source}`;
   }
   return undefined;
 }

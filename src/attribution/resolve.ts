@@ -76,9 +76,9 @@ function attributeGroup(
 }
 
 /**
- * An explicit click ID on the conversion names no network, so it goes to the destination the
- * event names (`destination` parameter), else to the group's newest stored click, else to the
- * first destination whose click-ID rules accept it.
+ * An explicit click ID on the conversion names no network, so it goes to the group's destination
+ * with the newest stored click, else to the first (in config order) whose click-ID rules accept it.
+ * Nothing in the request chooses the destination.
  */
 function attributeExplicit(
   input: AttributionInput,
@@ -86,26 +86,18 @@ function attributeExplicit(
   members: Destination[],
   everyone: Destination[],
 ): Attribution[] {
-  const named = input.event.params.destination;
   const inGroup = new Set(everyone.map((d) => d.id));
   const newestStored = input.found.clicks
     .filter((c) => inGroup.has(c.destination))
     .sort((a, b) => b.capturedAt - a.capturedAt)[0];
-  let target: Destination | undefined;
-  if (typeof named === 'string') {
-    target = members.find((d) => d.id === named);
-  } else {
-    target =
-      members.find((d) => d.id === newestStored?.destination) ??
-      members.find((d) => refusalReason(clickId, d) === undefined);
-  }
+  const target =
+    members.find((d) => d.id === newestStored?.destination) ??
+    members.find((d) => refusalReason(clickId, d) === undefined);
   return members.map((destination): Attribution => {
     if (destination !== target) {
       const why = target
         ? `the explicit click_id was attributed to "${target.id}"`
-        : typeof named === 'string'
-          ? `the event names destination "${named}"`
-          : `the explicit click_id "${clickId}" is refused by every destination in the group`;
+        : `the explicit click_id "${clickId}" is refused by every destination in the group`;
       return { kind: 'no_click', destination, reason: why };
     }
     const refusal = refusalReason(clickId, destination);

@@ -21,7 +21,7 @@ const RENAMES: Record<string, string> = {
  */
 export function parseGa4Hit(query: string, body: string): RelayEvent[] {
   const shared = new URLSearchParams(query);
-  const lines = body.split('\n').filter((line) => line.trim() !== '');
+  const lines = body.split(/\r?\n/).filter((line) => line.trim() !== '');
   if (lines.length > MAX_EVENTS) {
     throw new BadRequestError('RELAY_EVENT_INVALID', `/g/collect: ${lines.length} events in one request; at most ${MAX_EVENTS}`);
   }

@@ -5,6 +5,8 @@ const MAX_ID_LENGTH = 256;
 const MAX_URL_LENGTH = 4096;
 const MAX_NAME_LENGTH = 100;
 const EVENT_NAME = /^[A-Za-z0-9_.:-]+$/;
+/** Items lists and the like nest two or three levels; deeper is not an event, and would break serialisation. */
+const MAX_PARAM_DEPTH = 8;
 
 /** Fields of the event that carry identifiers: strings, though tags often send numbers. */
 const ID_FIELDS = ['client_id', 'user_id', 'transaction_id', 'click_id'] as const;
@@ -39,9 +41,21 @@ export function normalizeEvent(fields: Record<string, unknown>, where: string): 
   const consent = readConsent(fields, where);
   if (consent) event.consent = consent;
   for (const [key, raw] of Object.entries(fields)) {
-    if (!KNOWN.has(key) && raw !== undefined) event.params[key] = raw as ParamValue;
+    if (KNOWN.has(key) || raw === undefined) continue;
+    if (depthOf(raw) > MAX_PARAM_DEPTH) throw mistyped(where, key, `nested at most ${MAX_PARAM_DEPTH} levels deep`);
+    event.params[key] = raw as ParamValue;
   }
   return event;
+}
+
+function depthOf(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0;
+  let deepest = 0;
+  for (const child of Object.values(value)) {
+    deepest = Math.max(deepest, depthOf(child));
+    if (deepest > MAX_PARAM_DEPTH) break;
+  }
+  return deepest + 1;
 }
 
 function mistyped(where: string, field: string, expected: string): BadRequestError {

@@ -61,7 +61,7 @@ export async function deliverJob(claimed: ClaimedJob, deps: DeliveryDeps): Promi
     await settle(claimed, deps, { ...base, reason: `not sent: ${(err as Error).message}` });
     return;
   }
-  const shown = redactRequest(destination.template, destination.settings, rendered);
+  const shown = redactRequest(destination.secrets, rendered);
   const request = { method: shown.method, url: shown.url, body: shown.body };
   if (destination.mode === 'dry_run') {
     await settle(claimed, deps, { ...base, request, status: 'dry_run', reason: 'dry_run mode: rendered and logged, not sent' });
@@ -79,24 +79,27 @@ export async function deliverJob(claimed: ClaimedJob, deps: DeliveryDeps): Promi
   const release = await gate?.acquire();
   let answer: Answer | undefined;
   let verdict: Classification;
+  let durationMs: number;
   try {
     answer = await deps.sender.send(rendered, destination.timeoutMs);
+    durationMs = answer.durationMs;
     verdict = classifyResponse(destination.template, answer);
   } catch (err) {
     if (!(err instanceof TransportError)) throw err;
-    verdict = { outcome: 'retry', reason: err.message };
+    durationMs = err.durationMs;
+    verdict = { outcome: err.retryable ? 'retry' : 'rejected', reason: err.message };
   } finally {
     release?.();
   }
   gate?.record(verdict.outcome !== 'retry');
-  deps.metrics.postbackDuration.labels(destination.id).observe((answer?.durationMs ?? 0) / 1000);
-  const hide = (text: string) => redactText(destination.template, destination.settings, text);
+  deps.metrics.postbackDuration.labels(destination.id).observe(durationMs / 1000);
+  const hide = (text: string) => redactText(destination.secrets, text);
   const attempted: Entry = {
     ...base,
     request,
     reason: hide(verdict.reason),
     response: answer ? { status: answer.status, body: hide(answer.body.slice(0, LOGGED_BODY_CHARS)) } : undefined,
-    duration_ms: answer ? Math.round(answer.durationMs) : undefined,
+    duration_ms: Math.round(durationMs),
   };
   const { outcome } = verdict;
   if (outcome !== 'retry') {

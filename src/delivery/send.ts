@@ -11,8 +11,13 @@ export interface Answer {
   durationMs: number;
 }
 
+/** The postback got no answer. `retryable` is false when the request itself could not be made. */
 export class TransportError extends Error {
-  constructor(message: string, readonly durationMs: number) {
+  constructor(
+    message: string,
+    readonly durationMs: number,
+    readonly retryable = true,
+  ) {
     super(message);
     this.name = 'TransportError';
   }
@@ -20,7 +25,8 @@ export class TransportError extends Error {
 
 export interface Sender {
   send(req: RenderedRequest, timeoutMs: number): Promise<Answer>;
-  close(): Promise<void>;
+  /** Aborts whatever is still in flight: at shutdown, past the grace period, those jobs stay queued. */
+  destroy(): Promise<void>;
 }
 
 /**
@@ -51,6 +57,9 @@ export function createSender(options: { connectionsPerOrigin?: number } = {}): S
       } catch (err) {
         const elapsed = performance.now() - started;
         const e = err as Error & { code?: string };
+        if (e.code === 'UND_ERR_INVALID_ARG') {
+          throw new TransportError(`the request could not be made: ${e.message}`, elapsed, false);
+        }
         const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT';
         throw new TransportError(
           timedOut ? `no answer within ${timeoutMs} ms` : `network error: ${e.code ?? e.name}: ${e.message}`,
@@ -58,8 +67,8 @@ export function createSender(options: { connectionsPerOrigin?: number } = {}): S
         );
       }
     },
-    async close() {
-      await agent.close();
+    async destroy() {
+      await agent.destroy();
     },
   };
 }

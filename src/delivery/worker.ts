@@ -36,10 +36,15 @@ export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker
   let lastReclaim = 0;
   let lastErrorReport = 0;
 
+  /** One delivery whose failure (the store gone mid-settle) is logged: the job stays claimed and is reclaimed. */
+  function deliverOne(claimed: ClaimedJob): Promise<void> {
+    return deliverJob(claimed, deps).catch((err: Error) =>
+      deps.logger.error({ job_id: claimed.job.id, err: err.message }, 'delivery.failed'),
+    );
+  }
+
   function run(claimed: ClaimedJob): void {
-    const task = deliverJob(claimed, deps)
-      .catch((err: Error) => deps.logger.error({ job_id: claimed.job.id, err: err.message }, 'delivery.failed'))
-      .finally(() => running.delete(task));
+    const task = deliverOne(claimed).finally(() => running.delete(task));
     running.add(task);
   }
 
@@ -56,6 +61,8 @@ export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker
       for (const claimed of await deps.outbox.reclaim(options.consumer, options.reclaimIdleMs, free)) run(claimed);
     }
     const claimed = await deps.outbox.claim(options.consumer, options.concurrency - running.size, options.pollMs);
+    // Claimed as the worker stopped: not started; another worker reclaims them.
+    if (!active) return;
     for (const job of claimed) run(job);
   }
 
@@ -85,7 +92,10 @@ export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker
       active = false;
       const timer = new AbortController();
       const deadline = sleep(graceMs, undefined, { signal: timer.signal }).catch(() => undefined);
-      await Promise.race([Promise.all([loop, ...running]), deadline]);
+      // Postbacks in flight get the grace period. The loop itself only gets a poll's length: if the
+      // store is down it may wait for ever, and anything it claims late is reclaimed by another worker.
+      const loopSettled = sleep(options.pollMs + 200, undefined, { signal: timer.signal }).catch(() => undefined);
+      await Promise.race([Promise.all([Promise.race([loop, loopSettled]), ...running]), deadline]);
       timer.abort();
       return { unfinished: running.size };
     },
@@ -93,11 +103,14 @@ export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker
       const deadline = Date.now() + budgetMs;
       let attempted = 0;
       await deps.outbox.promoteDue(deps.now());
-      while (Date.now() < deadline) {
-        const claimed = await deps.outbox.claim(options.consumer, options.concurrency, 0);
-        if (claimed.length === 0) break;
-        attempted += claimed.length;
-        await Promise.all(claimed.map((c) => deliverJob(c, deps)));
+      // A function instance that was stopped mid-delivery left its jobs claimed: take them over first.
+      let batch = await deps.outbox.reclaim(options.consumer, options.reclaimIdleMs, options.concurrency);
+      while (batch.length > 0 || Date.now() < deadline) {
+        if (batch.length === 0) batch = await deps.outbox.claim(options.consumer, options.concurrency, 0);
+        if (batch.length === 0) break;
+        attempted += batch.length;
+        await Promise.all(batch.map((claimed) => deliverOne(claimed)));
+        batch = [];
       }
       return { attempted };
     },

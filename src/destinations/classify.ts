@@ -4,6 +4,7 @@
  * built-in fallbacks only apply when no rule matched.
  */
 import type { Classification, Outcome } from './outcome.js';
+import { truncate } from '../text.js';
 import type { JsonCondition, ResponseRule, StatusMatcher, Template } from './template.js';
 
 export interface ResponseAnswer {
@@ -119,6 +120,3 @@ function excerpt(body: string): string {
   return flat === '' ? 'empty body' : `body: ${truncate(flat, EXCERPT_LENGTH)}`;
 }
 
-function truncate(text: string, length: number): string {
-  return text.length > length ? `${text.slice(0, length - 1)}…` : text;
-}

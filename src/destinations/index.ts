@@ -12,5 +12,5 @@ export {
 export { BUNDLED_TEMPLATES_DIR, loadTemplateFile, loadTemplates } from './load.js';
 export { resolveSettings } from './settings.js';
 export { renderPostback, RenderError, type RenderedRequest, type RenderInput } from './render.js';
-export { redactRequest, redactText } from './redact.js';
+export { redactRequest, redactText, secretSettingValues } from './redact.js';
 export { classifyResponse, type ResponseAnswer } from './classify.js';

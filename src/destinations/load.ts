@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { compileTemplate } from './compile.js';
+import { didYouMean } from './suggest.js';
 import {
-  compileTemplate,
-  didYouMean,
   TEMPLATE_FIELD_NAMES,
   TemplateFileSchema,
   type Problem,

@@ -1,7 +1,7 @@
 /**
- * The one place secrets are removed from a request before it is logged, traced or stored. A secret
- * can appear raw (headers, JSON), percent-encoded (path) or form-encoded (query and form bodies),
- * so every form is replaced.
+ * The one place secrets are removed from a request or an answer before it is logged, traced or
+ * stored. A secret can appear raw (headers, JSON), percent-encoded (path) or form-encoded (query
+ * and form bodies), so every form is replaced.
  */
 import type { RenderedRequest } from './render.js';
 import type { Template } from './template.js';
@@ -10,8 +10,18 @@ const REDACTED = '<redacted>';
 /** Redacted whole: Basic credentials are base64 of "user:secret", which no value search would find. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization']);
 
-export function redactRequest(template: Template, settings: Record<string, string>, request: RenderedRequest): RenderedRequest {
-  const hide = (text: string) => redactText(template, settings, text);
+/** The values of the settings the template marks secret. */
+export function secretSettingValues(template: Template, settings: Record<string, string>): string[] {
+  const values: string[] = [];
+  for (const spec of template.settings.values()) {
+    const value = Object.hasOwn(settings, spec.name) ? settings[spec.name] : undefined;
+    if (spec.secret && value) values.push(value);
+  }
+  return values;
+}
+
+export function redactRequest(secrets: readonly string[], request: RenderedRequest): RenderedRequest {
+  const hide = (text: string) => redactText(secrets, text);
   const headers = Object.fromEntries(
     Object.entries(request.headers).map(([name, value]) => [name, CREDENTIAL_HEADERS.has(name.toLowerCase()) ? REDACTED : hide(value)]),
   );
@@ -24,16 +34,15 @@ export function redactRequest(template: Template, settings: Record<string, strin
 }
 
 /** Any text that may hold a secret: a network can echo its API key in an error body. */
-export function redactText(template: Template, settings: Record<string, string>, text: string): string {
-  return secretForms(template, settings).reduce((result, form) => result.split(form).join(REDACTED), text);
+export function redactText(secrets: readonly string[], text: string): string {
+  return secretForms(secrets).reduce((result, form) => result.split(form).join(REDACTED), text);
 }
 
-/** Each secret value in every encoding it may take in a request, longest first so none is left half-hidden. */
-function secretForms(template: Template, settings: Record<string, string>): string[] {
+/** Each secret in every encoding it may take in a request, longest first so none is left half-hidden. */
+function secretForms(secrets: readonly string[]): string[] {
   const forms = new Set<string>();
-  for (const spec of template.settings.values()) {
-    const value = Object.hasOwn(settings, spec.name) ? settings[spec.name] : undefined;
-    if (!spec.secret || value === undefined || value === '') continue;
+  for (const value of secrets) {
+    if (value === '') continue;
     forms.add(value);
     forms.add(encodeURIComponent(value));
     forms.add(new URLSearchParams({ v: value }).toString().slice(2));

@@ -5,7 +5,8 @@
  */
 import { ConfigError } from '../errors.js';
 import { placeholderReason } from '../events/macro.js';
-import { didYouMean, type SettingSpec, type Template } from './template.js';
+import { didYouMean } from './suggest.js';
+import type { SettingSpec, Template } from './template.js';
 
 const SECRET = '<secret>';
 const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

@@ -1,7 +1,8 @@
-/**
+/*
  * The one shape every client produces and every later stage reads. Field names follow GA4's, so a
  * marketer who knows GA4 event data can read a relay trace without a glossary.
  */
+
 /** A JSON value, as the tag sent it. */
 export type ParamValue = string | number | boolean | null | ParamValue[] | { [key: string]: ParamValue };
 

@@ -1,3 +1,5 @@
+import { truncate } from '../text.js';
+
 /**
  * The unexpanded-macro guard. Networks and trackers each have their own placeholder syntax, and a
  * tracking link that was never filled in lands with the placeholder itself as the click ID; the
@@ -57,8 +59,4 @@ export function placeholderReason(value: string): string | undefined {
     }
   }
   return undefined;
-}
-
-function truncate(value: string): string {
-  return value.length > 80 ? `${value.slice(0, 77)}...` : value;
 }

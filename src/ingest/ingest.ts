@@ -92,7 +92,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     }
     if (found.clicks.length === 0 && found.refused.length === 0) return false;
     const touched = new Set([...found.clicks, ...found.refused].map((c) => c.destination));
-    const ttlMs = Math.max(...deps.destinations.filter((d) => touched.has(d.id)).map((d) => d.windowMs));
+    const ttlMs = Math.max(...deps.destinations.filter((d) => touched.has(d.id)).map((d) => d.clickRetentionMs));
     await deps.store.clicks.save(refsOf(hit.visitor, event, true), found, ttlMs);
     return found.clicks.length > 0;
   }

@@ -5,6 +5,9 @@ import type { Store } from './types.js';
 
 export type * from './types.js';
 
-export function createStore(redisUrl: string | undefined, options: { logMaxEntries: number; log: Logger }): Store {
+export function createStore(
+  redisUrl: string | undefined,
+  options: { logMaxEntries: number; log: Logger; now: () => number },
+): Store {
   return redisUrl ? createRedisStore(redisUrl, options) : createMemoryStore(options);
 }

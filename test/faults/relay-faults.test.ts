@@ -92,3 +92,16 @@ test('11. the same order fired in parallel by five clients at two instances: one
   assert.deepEqual(verdict.lost, []);
   assert.equal(verdict.repeatHits, 0, 'exactly one postback per order');
 });
+
+test('SIGTERM while Redis is down: the relay still exits before Cloud Run\'s 10 s kill', async (t) => {
+  const relay = await startRelayProcess(redis.url, fastReclaim());
+  t.after(() => relay.signal('SIGKILL'));
+  await redis.kill();
+  t.after(() => redis.restart());
+  await sleep(300);
+  const termAt = Date.now();
+  relay.signal('SIGTERM');
+  const exitedAt = await relay.exited;
+  report({ case: 'SIGTERM with Redis down', load: 'idle', lost: 0, duplicated: 0, drainMs: 0, note: `exited ${((exitedAt - termAt) / 1000).toFixed(1)} s after SIGTERM` });
+  assert.ok(exitedAt - termAt < 10_000, `exited ${exitedAt - termAt} ms after SIGTERM`);
+});

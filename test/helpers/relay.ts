@@ -36,12 +36,12 @@ export interface RelayTestOptions {
   clock?: TestClock;
 }
 
-/** Starts the real relay (config file, HTTP server, worker) for one test; closed when it ends. */
 /** Where the relay's shutdown is registered: a test's context, or a suite's list. */
 export interface Cleanup {
   after(fn: () => unknown): void;
 }
 
+/** Starts the real relay (config file, HTTP server, worker) for one test; closed when it ends. */
 export async function startRelay(t: Cleanup, options: RelayTestOptions): Promise<StartedRelay> {
   const dir = mkdtempSync(join(tmpdir(), 'relay-config-'));
   const configPath = join(dir, 'relay.yaml');

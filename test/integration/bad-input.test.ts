@@ -41,6 +41,7 @@ const cases: Case[] = [
   { name: 'GA4 hit without an event name', path: '/g/collect?v=2&tid=G-1&cid=1.2', init: { method: 'POST' }, status: 400, code: 'RELAY_EVENT_INVALID', message: /"en" is missing/ },
   { name: 'GA4 epn that is not a number', path: '/g/collect?v=2&en=purchase&epn.value=abc', init: { method: 'POST' }, status: 400, code: 'RELAY_EVENT_INVALID', message: /"epn.value" must be a number/ },
   { name: 'pixel value that is not a number', path: '/data?event_name=purchase&value=ten', status: 400, code: 'RELAY_EVENT_INVALID', message: /"value" must be a number/ },
+  { name: 'parameters nested too deep', path: '/data', init: json(`{"event_name":"purchase","x":${'['.repeat(5000)}${']'.repeat(5000)}}`), status: 400, code: 'RELAY_EVENT_INVALID', message: /"x" must be nested at most 8 levels deep/ },
   { name: 'DELETE on /data', path: '/data', init: { method: 'DELETE' }, status: 405, code: 'RELAY_METHOD_NOT_ALLOWED', message: /use GET or POST/ },
   { name: 'an origin not allowed', path: '/data', init: { ...json('{"event_name":"page_view"}'), headers: { 'content-type': 'application/json', origin: 'https://evil.example' } }, status: 403, code: 'RELAY_ORIGIN_NOT_ALLOWED', message: /allowedOrigins/ },
   { name: 'an admin call without a token', path: '/admin/postbacks', status: 401, code: 'RELAY_ADMIN_UNAUTHORIZED', message: /Bearer/ },

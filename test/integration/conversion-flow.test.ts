@@ -180,6 +180,50 @@ describe('capture and conversion, end to end on Redis', () => {
     assert.equal(conversionsAt(sink).length, 0);
   });
 
+  test('in real time too: a click past its window is still reported expired_click, not no_click', async (t) => {
+    // 0.0005 h = 1.8 s; the click is kept past its window so the late conversion can be explained.
+    const relay = await startRelay(t, { redisUrl: redis.url, config: { destinations: [cakeDestination(sink.baseUrl, { sessionHours: 0.0005 })] } });
+    const browser = new Browser(relay.url);
+    await browser.land(LANDING);
+    await new Promise((r) => setTimeout(r, 2_300));
+    await browser.purchase('ORDER-LATE-REAL');
+    const [entry] = await relay.postbacks({ transaction_id: 'ORDER-LATE-REAL' });
+    assert.equal(entry!.status, 'expired_click');
+  });
+
+  test('the same click seen again keeps its first capture time: the window runs from the click', async (t) => {
+    const clock = new TestClock();
+    const relay = await startRelay(t, {
+      redisUrl: redis.url, clock,
+      config: { destinations: [cakeDestination(sink.baseUrl, { sessionHours: 24 })] },
+    });
+    const browser = new Browser(relay.url);
+    await browser.land(LANDING);
+    clock.advance(20 * 3_600_000);
+    await browser.land(LANDING); // a reload of the landing page, 20 h later
+    clock.advance(5 * 3_600_000);
+    await browser.purchase('ORDER-RELOADED');
+    const [entry] = await relay.postbacks({ transaction_id: 'ORDER-RELOADED' });
+    assert.equal(entry!.status, 'expired_click');
+  });
+
+  test('an env-substituted value in a setting is redacted wherever the request is shown', async (t) => {
+    const tracker = {
+      id: 'tracker', template: 'generic-get', mode: 'live', clickParams: ['clickid'],
+      settings: { url: `${sink.baseUrl}/pb/\${TRACKER_TOKEN}` }, retry: { delaysSeconds: [0.05] },
+    };
+    sink.script = () => ({ status: 200, body: 'ok' });
+    const relay = await startRelay(t, { redisUrl: redis.url, env: { TRACKER_TOKEN: 'tok-9f8e7d6c5b' }, config: { destinations: [tracker] } });
+    const browser = new Browser(relay.url);
+    await browser.land('https://www.shop.example/?clickid=TRK-CLICK-12345');
+    await browser.purchase('ORDER-TOKEN');
+    const log = await relay.waitForLog((e) => e.some((x) => x.status === 'accepted_unverified'));
+    assert.equal(sink.requests[0]!.url.pathname, '/pb/tok-9f8e7d6c5b', 'the real request carries the token');
+    assert.match(JSON.stringify(log), /\/pb\/<redacted>/);
+    assert.ok(!JSON.stringify(log).includes('tok-9f8e7d6c5b'));
+    assert.ok(!relay.logLines.join('\n').includes('tok-9f8e7d6c5b'));
+  });
+
   test('the network answers 503 twice, then success: delivered once, each attempt logged', async (t) => {
     sink.script = (_req, i) => (i < 2 ? { status: 503, body: 'Service Unavailable' } : CAKE_SUCCESS);
     const relay = await startRelay(t, { redisUrl: redis.url, config: { destinations: [cakeDestination(sink.baseUrl)] } });

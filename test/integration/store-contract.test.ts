@@ -72,6 +72,17 @@ for (const [name, makeStore] of stores) {
       assert.deepEqual(await store.clicks.read([visitor('nobody')]), { clicks: [], refused: [] });
     });
 
+    test('clicks: the same click ID saved again keeps its first capture time; a new one replaces it', async (t) => {
+      const store = await open(t);
+      const save = (clickId: string, capturedAt: number) =>
+        store.clicks.save([visitor('v5')], { clicks: [{ destination: 'cake', clickId, capturedAt }], refused: [] }, DAY);
+      await save('same-click', 1000);
+      await save('same-click', 2000);
+      assert.equal((await store.clicks.read([visitor('v5')])).clicks[0]?.capturedAt, 1000);
+      await save('other-click', 3000);
+      assert.deepEqual((await store.clicks.read([visitor('v5')])).clicks.map((c) => [c.clickId, c.capturedAt]), [['other-click', 3000]]);
+    });
+
     test('clicks: a refusal is kept beside the click, and cleared by the next valid click', async (t) => {
       const store = await open(t);
       await store.clicks.save([visitor('v2')], { clicks: [], refused: [{ destination: 'cake', at: 1000, reason: 's1: "{clickid}" is a macro' }] }, DAY);

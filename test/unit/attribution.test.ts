@@ -105,7 +105,7 @@ describe('attribution', () => {
   test('an explicit click_id goes to the group\'s newest stored destination, else the first that accepts it', () => {
     assert.equal(summary(decide([click('tracker', 'TRACK-1', 1)], { click_id: 'EXPLICIT-1' })).tracker, 'send EXPLICIT-1 via explicit');
     assert.equal(summary(decide([], { click_id: 'EXPLICIT-2' })).cake, 'send EXPLICIT-2 via explicit');
-    assert.equal(summary(decide([], { click_id: 'EXPLICIT-3', params: { destination: 'tracker' } })).tracker, 'send EXPLICIT-3 via explicit');
+    assert.equal(summary(decide([], { click_id: 'EXPLICIT-3', params: { destination: 'tracker' } })).cake, 'send EXPLICIT-3 via explicit', 'a request field never picks the network');
   });
 
   test('an explicit click_id that looks like a macro is not sent', () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
+import { assertSharedCookieSecret } from '../../src/startup.js';
 import { bindDestinations } from '../../src/destinations/destination.js';
 import { BUNDLED_TEMPLATES_DIR, loadTemplates } from '../../src/destinations/index.js';
 
@@ -91,4 +92,13 @@ destinations:
       return true;
     },
   );
+});
+
+test('with Redis, instances must share a cookie secret: startup refuses a generated one', () => {
+  const shared = loadConfig({ REDIS_URL: 'redis://127.0.0.1:1', RELAY_COOKIE_SECRET: 'shared-secret-0123456789' });
+  assert.doesNotThrow(() => assertSharedCookieSecret(shared, true));
+  const missing = loadConfig({ REDIS_URL: 'redis://127.0.0.1:1' });
+  assert.throws(() => assertSharedCookieSecret(missing, true), /RELAY_COOKIE_SECRET is required with REDIS_URL/);
+  assert.doesNotThrow(() => assertSharedCookieSecret(missing, false), 'a delivery-only worker sets no cookies');
+  assert.doesNotThrow(() => assertSharedCookieSecret(loadConfig({}), true), 'one process on the memory store may generate its own');
 });

@@ -32,6 +32,11 @@ test('GA4: a POST body carries one event per line, each inheriting the shared qu
   ]);
 });
 
+test('GA4: CRLF line endings in the body leave no stray carriage return in any value', () => {
+  const events = parseGa4Hit('v=2', 'en=purchase&ep.transaction_id=T-3\r\nen=page_view\r\n');
+  assert.deepEqual(events.map((e) => [e.event_name, e.transaction_id]), [['purchase', 'T-3'], ['page_view', undefined]]);
+});
+
 test('GA4: an event line overrides a shared parameter of the same name', () => {
   const [event] = parseGa4Hit('en=page_view&cu=USD', 'en=purchase&cu=EUR');
   assert.equal(event!.event_name, 'purchase');

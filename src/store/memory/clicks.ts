@@ -10,8 +10,12 @@ export function createMemoryClickStore(records: ExpiringMap<VisitorClicks>): Cli
         const key = keyOf(ref);
         const known = records.get(key) ?? { clicks: [], refused: [] };
         const updated = new Set(update.clicks.map((c) => c.destination));
+        // The same click ID seen again keeps its first capture time: it is the same click.
+        const fresh = update.clicks.filter(
+          (c) => !known.clicks.some((k) => k.destination === c.destination && k.clickId === c.clickId),
+        );
         const merged: VisitorClicks = {
-          clicks: newestPerDestination([...known.clicks, ...update.clicks], (c) => c.capturedAt),
+          clicks: newestPerDestination([...known.clicks, ...fresh], (c) => c.capturedAt),
           refused: [...known.refused.filter((r) => !updated.has(r.destination)), ...update.refused],
         };
         merged.refused = newestPerDestination(merged.refused, (r) => r.at);

@@ -5,10 +5,10 @@ import { ExpiringMap } from './expiring-map.js';
 import { createMemoryPostbackLog } from './log.js';
 import { createMemoryOutbox } from './outbox.js';
 
-export function createMemoryStore(options: { logMaxEntries: number }): Store {
-  const visitors = new ExpiringMap<VisitorClicks>();
-  const dedup = new ExpiringMap<string>();
-  const settled = new ExpiringMap<JobState>();
+export function createMemoryStore(options: { logMaxEntries: number; now?: () => number }): Store {
+  const visitors = new ExpiringMap<VisitorClicks>(options.now);
+  const dedup = new ExpiringMap<string>(options.now);
+  const settled = new ExpiringMap<JobState>(options.now);
   const outbox = createMemoryOutbox(dedup, settled, SETTLED_JOB_RETENTION_MS);
   return {
     kind: 'memory',

@@ -77,8 +77,8 @@ export function createMemoryOutbox(
     },
 
     async claim(consumer, max, waitMs) {
-      const now = take(consumer, max);
-      if (now.length > 0 || waitMs <= 0) return now;
+      const ready = take(consumer, max);
+      if (ready.length > 0 || waitMs <= 0) return ready;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, waitMs);
         function done() {

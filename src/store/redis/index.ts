@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../log.js';
 import type { Store } from '../types.js';
 import { createRedisClickStore } from './clicks.js';
@@ -5,6 +6,8 @@ import { createRedisConnections } from './connection.js';
 import { withDeadline } from './deadline.js';
 import { createRedisPostbackLog } from './log.js';
 import { createRedisOutbox } from './outbox.js';
+
+const CLOSE_WAIT_MS = 500;
 
 export function createRedisStore(url: string, options: { logMaxEntries: number; log: Logger }): Store {
   const connections = createRedisConnections(url, options.log);
@@ -22,7 +25,9 @@ export function createRedisStore(url: string, options: { logMaxEntries: number; 
       }
     },
     async close() {
-      await Promise.allSettled(Object.values(connections).map((c) => c.quit()));
+      // QUIT lets queued replies arrive; a connection that is down would wait for ever, so not long.
+      const quits = Promise.allSettled(Object.values(connections).map((c) => c.quit()));
+      await Promise.race([quits, sleep(CLOSE_WAIT_MS)]);
       for (const c of Object.values(connections)) c.disconnect();
     },
   };

@@ -15,7 +15,7 @@ export function createRedisPostbackLog(redis: RelayRedis, maxEntries: number): P
       const found: PostbackLogEntry[] = [];
       let end = '+';
       for (;;) {
-        const page = (await redis.xrevrange(keys.log, end, '-', 'COUNT', PAGE)) as Array<[string, string[]]>;
+        const page = (await withDeadline(redis.xrevrange(keys.log, end, '-', 'COUNT', PAGE), 'postback log read')) as Array<[string, string[]]>;
         for (const [, fields] of page) {
           const entry = JSON.parse(fields[1] ?? '{}') as PostbackLogEntry;
           if (matchesFilter(entry, filter)) found.push(entry);

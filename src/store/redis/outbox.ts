@@ -54,7 +54,7 @@ export function createRedisOutbox(connections: RedisConnections, log: Logger): O
   }
 
   async function notDeadReason(jobId: string): Promise<string> {
-    const state = await worker.hget(keys.job(jobId), 'state');
+    const state = await withDeadline(request.hget(keys.job(jobId), 'state'), 'replay');
     return state ? `the job is ${state}, not dead` : 'no such job (or it expired)';
   }
 
@@ -113,11 +113,14 @@ export function createRedisOutbox(connections: RedisConnections, log: Logger): O
     },
 
     async deadLetters(limit) {
-      const entries = (await worker.xrevrange(keys.dead, '+', '-', 'COUNT', limit)) as StreamEntry[];
+      const entries = (await withDeadline(request.xrevrange(keys.dead, '+', '-', 'COUNT', limit), 'dead letters')) as StreamEntry[];
       const letters: DeadLetter[] = [];
       for (const [, fields] of entries) {
         const jobId = fields[fields.indexOf('job') + 1]!;
-        const [payload, outcome, reason, deadAt] = await worker.hmget(keys.job(jobId), 'job', 'outcome', 'reason', 'deadAt');
+        const [payload, outcome, reason, deadAt] = await withDeadline(
+          request.hmget(keys.job(jobId), 'job', 'outcome', 'reason', 'deadAt'),
+          'dead letters',
+        );
         if (!payload) continue;
         letters.push({ job: JSON.parse(payload) as ConversionJob, at: Number(deadAt), outcome: outcome ?? '', reason: reason ?? '' });
       }
@@ -129,12 +132,12 @@ export function createRedisOutbox(connections: RedisConnections, log: Logger): O
       if (selection.from !== undefined || selection.to !== undefined) {
         const from = selection.from !== undefined ? String(selection.from) : '-';
         const to = selection.to !== undefined ? String(selection.to) : '+';
-        const entries = (await worker.xrange(keys.dead, from, to)) as StreamEntry[];
+        const entries = (await withDeadline(request.xrange(keys.dead, from, to), 'replay')) as StreamEntry[];
         for (const [, fields] of entries) ids.add(fields[fields.indexOf('job') + 1]!);
       }
       const result: ReplayResult = { replayed: [], skipped: [] };
       for (const id of ids) {
-        const queued = await worker.replayJob(keys.job(id), keys.outbox, keys.dead, id, now);
+        const queued = await withDeadline(request.replayJob(keys.job(id), keys.outbox, keys.dead, id, now), 'replay');
         if (queued === 1) result.replayed.push(id);
         else result.skipped.push({ id, why: await notDeadReason(id) });
       }
@@ -164,8 +167,9 @@ export function createRedisOutbox(connections: RedisConnections, log: Logger): O
       return loadClaimed(entries);
     },
 
+    // What an operator or a scrape asks goes over the fail-fast connection: an outage answers 503, never hangs.
     async backlog() {
-      const [queued, waiting] = await Promise.all([worker.xlen(keys.outbox), worker.zcard(keys.retry)]);
+      const [queued, waiting] = await withDeadline(Promise.all([request.xlen(keys.outbox), request.zcard(keys.retry)]), 'backlog');
       return queued + waiting;
     },
   };

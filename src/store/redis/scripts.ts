@@ -5,14 +5,26 @@ import type { Redis } from 'ioredis';
  * ioredis re-sends a command whose reply was lost on a dropped connection.
  */
 const SCRIPTS = {
-  /** KEYS: visitor hash. ARGV: ttlMs, number of field/value pairs, the pairs, then fields to delete. */
+  /**
+   * KEYS: visitor hash. ARGV: ttlMs, number of field/value pairs, the pairs, then fields to delete.
+   * Values are "capturedAt|id". The same click ID seen again (a reload, a GA4 engagement hit that
+   * repeats the landing URL) keeps its first capture time: it is the same click, not a newer one.
+   */
   saveVisitorClicks: {
     numberOfKeys: 1,
     lua: `
       local ttl = tonumber(ARGV[1])
       local pairs = tonumber(ARGV[2])
+      local function idOf(value)
+        local bar = string.find(value, '|', 1, true)
+        return bar and string.sub(value, bar + 1) or value
+      end
       for i = 0, pairs - 1 do
-        redis.call('HSET', KEYS[1], ARGV[3 + 2 * i], ARGV[4 + 2 * i])
+        local field, value = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
+        local known = redis.call('HGET', KEYS[1], field)
+        if not known or string.sub(field, 1, 1) == '!' or idOf(known) ~= idOf(value) then
+          redis.call('HSET', KEYS[1], field, value)
+        end
       end
       for i = 3 + 2 * pairs, #ARGV do
         redis.call('HDEL', KEYS[1], ARGV[i])

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { redactRequest, renderPostback } from '../../../src/destinations/index.js';
+import { redactRequest, renderPostback, secretSettingValues } from '../../../src/destinations/index.js';
 import { minimalTemplate, purchase, templateFromYaml } from './helpers.js';
 
 test('every form of every secret is redacted, and Authorization headers whole', (t) => {
@@ -26,7 +26,7 @@ test('every form of every secret is redacted, and Authorization headers whole', 
   );
   const settings = { api_key: 'a b/c+d"e', path_key: 'p/q r', basic: 'dXNlcjpwdw==', offer: '17' };
   const request = renderPostback(template, { event: purchase({ params: { note: 'n' } }), clickId: 'C1', settings });
-  const shown = redactRequest(template, settings, request);
+  const shown = redactRequest(secretSettingValues(template, settings), request);
   assert.deepEqual(shown, {
     method: 'POST',
     url: 'https://api.example.com/<redacted>/conversions?key=<redacted>&offer=17',
@@ -42,5 +42,5 @@ test('every form of every secret is redacted, and Authorization headers whole', 
 test('a request without secrets is returned unchanged', (t) => {
   const template = templateFromYaml(t, minimalTemplate('  url: "https://example.com/pb"\n  query: { cid: "{click_id}" }'));
   const request = renderPostback(template, { event: purchase(), clickId: 'C1', settings: {} });
-  assert.deepEqual(redactRequest(template, {}, request), request);
+  assert.deepEqual(redactRequest(secretSettingValues(template, {}), request), request);
 });
