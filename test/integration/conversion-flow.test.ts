@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { Browser } from '../helpers/browser.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { cakeDestination, startRelay, TestClock } from '../helpers/relay.js';
@@ -65,6 +66,7 @@ describe('capture and conversion, end to end on Redis', () => {
     assert.equal(success.click_id, CLICK);
     assert.ok(!JSON.stringify(log).includes('cake-secret-key-123'), 'the API key never reaches the postback log');
     assert.ok(!relay.logLines.join('\n').includes('cake-secret-key-123'), 'the API key never reaches a log line');
+    await new Promise((r) => setTimeout(r, 200));
     assert.equal(conversionsAt(sink).length, 1);
   });
 
@@ -94,7 +96,7 @@ describe('capture and conversion, end to end on Redis', () => {
     for (const [landing, why] of [
       ['https://www.shop.example/?s1={clickid}', /macro|placeholder/],
       ['https://www.shop.example/?s1=%7Bclickid%7D', /macro|placeholder/],
-      ['https://www.shop.example/?s1=#s2#', /.*/],
+      ['https://www.shop.example/?s1=%23s2%23', /#macro#/],
       ['https://www.shop.example/?s1=', /empty/],
       ['https://www.shop.example/?s1=REPLACE', /placeholder/],
     ] as const) {
@@ -108,6 +110,11 @@ describe('capture and conversion, end to end on Redis', () => {
     }
     const browser = new Browser(relay.url);
     await browser.land('https://www.shop.example/?s1={clickid}');
+    // Nothing stored as a click: only the refusal note, under the visitor's hash.
+    const direct = new Redis(redis.url);
+    t.after(() => direct.disconnect());
+    const visitorId = browser.cookie!.split('=')[1]!.split('.')[0]!;
+    assert.deepEqual(Object.keys(await direct.hgetall(`rl:v:{${visitorId}}`)), ['!cake']);
     await browser.purchase('ORDER-MACRO');
     const [entry] = await relay.postbacks({ transaction_id: 'ORDER-MACRO' });
     assert.match(String(entry!.reason), /refused.*\{clickid\}.*never expanded/);
