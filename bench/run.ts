@@ -1,0 +1,322 @@
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { stringify } from 'yaml';
+import { createLogger } from '../src/log.js';
+import { createRedisStore } from '../src/store/redis/index.js';
+import type { ConversionJob, Store } from '../src/store/types.js';
+import { createVisitorCookies } from '../src/visitor/cookie.js';
+import { freePort, startRedis, type RedisServer } from '../test/helpers/redis-server.js';
+import type { LoadResult, LoadSpec } from './load.js';
+
+/**
+ * `npm run bench`: starts redis-server, a local network sink, the compiled relay in Redis mode and
+ * a bare node:http server, loads them from a separate process, prints a table and writes
+ * bench/results.json. `-- --smoke` runs every scenario briefly, to keep the harness working.
+ */
+const SMOKE = process.argv.includes('--smoke');
+const DURATION_S = SMOKE ? 2 : 10;
+const CONNECTIONS = 50;
+const LANDINGS_FOR_MEMORY = SMOKE ? 20_000 : 1_000_000;
+const OUTBOX_FILL = SMOKE ? 2_000 : 20_000;
+const COLD_STARTS = SMOKE ? 3 : 10;
+const STEADY_RATE = 500;
+const SECRET = 'benchmark-cookie-secret-0123456789';
+const ROOT = join(import.meta.dirname, '..', '..');
+const DIST = join(ROOT, 'dist');
+
+const logger = createLogger('error');
+const children: ChildProcess[] = [];
+const cleanups: Array<() => Promise<unknown>> = [];
+
+async function main(): Promise<void> {
+  const redis = await track(await startRedis({ appendonly: true }));
+  const sinkPort = await childPort(fork(join(DIST, 'bench', 'sink-server.js'), [], { stdio: 'ignore' }));
+  const barePort = await childPort(fork(join(DIST, 'bench', 'bare-server.js'), ['0'], { stdio: 'ignore' }));
+  const sink = `http://127.0.0.1:${sinkPort}`;
+  const configPath = writeConfig(sink);
+  const store = await openStore(redis.url);
+  const cookiesFile = await prepareVisitors(store);
+
+  let relay = await startRelay(redis.url, configPath, 'all');
+  const bare = await load({ url: `http://127.0.0.1:${barePort}`, shape: 'bare', connections: CONNECTIONS, durationS: DURATION_S, prefix: 'bare' });
+  const mixed = await load({ url: relay.url, shape: 'mixed', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: 'mix' });
+  const conversions = await load({ url: relay.url, shape: 'conversions', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: 'conv' });
+  const halfRate = Math.round(mixed.rps / 2);
+  const atHalf = await load({ url: relay.url, shape: 'mixed', connections: CONNECTIONS, durationS: DURATION_S, rate: halfRate, cookiesFile, prefix: 'half' });
+  await waitForBacklog(store, 0, 120_000);
+
+  const steady = await enqueueToDelivered(relay.url, sink, cookiesFile);
+  const relayRss = rssOf(relay.child);
+  await stop(relay.child);
+
+  const delivery = await deliveryThroughput(store, redis.url, configPath, sink);
+  relay = await startRelay(redis.url, configPath, 'all');
+  await stop(relay.child);
+
+  const memory = await bytesPerLanding();
+  const coldStart = await coldStartMs(configPath);
+
+  const results = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    smoke: SMOKE,
+    durationS: DURATION_S,
+    connections: CONNECTIONS,
+    bare: pick(bare),
+    mixed: { ...pick(mixed), ratioToBare: mixed.rps / bare.rps },
+    conversions: { ...pick(conversions), ratioToBare: conversions.rps / bare.rps },
+    latencyAtHalfMax: { rate: halfRate, ...pick(atHalf) },
+    delivery: { ...delivery, enqueueToDeliveredP99Ms: steady.p99, enqueueToDeliveredP50Ms: steady.p50, steadyRate: STEADY_RATE },
+    memory: { ...memory, relayRssMiB: Math.round(relayRss / 2 ** 20) },
+    coldStartMs: coldStart,
+  };
+  writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  printTable(results);
+}
+
+type Results = {
+  bare: ReturnType<typeof pick>;
+  mixed: ReturnType<typeof pick> & { ratioToBare: number };
+  conversions: ReturnType<typeof pick> & { ratioToBare: number };
+  latencyAtHalfMax: ReturnType<typeof pick> & { rate: number };
+  delivery: { postbacksPerSecond: number; enqueueToDeliveredP99Ms: number };
+  memory: { bytesPerLanding: number; relayRssMiB: number };
+  coldStartMs: { median: number };
+};
+
+function pick(r: LoadResult) {
+  return { rps: Math.round(r.rps), p50Ms: r.p50, p99Ms: r.p99, non2xx: r.non2xx, errors: r.errors };
+}
+
+function printTable(r: Results): void {
+  const row = (figure: string, value: string, goal: string, ok: boolean) =>
+    console.log(`| ${figure.padEnd(42)} | ${value.padEnd(28)} | ${goal.padEnd(16)} | ${ok ? 'met' : 'MISSED'} |`);
+  console.log(`| ${'figure'.padEnd(42)} | ${'measured'.padEnd(28)} | ${'goal'.padEnd(16)} | result |`);
+  console.log(`|${'-'.repeat(44)}|${'-'.repeat(30)}|${'-'.repeat(18)}|--------|`);
+  row('bare node:http 204', `${r.bare.rps} req/s, p99 ${r.bare.p99Ms} ms`, '(reference)', true);
+  row('mixed traffic vs bare', `${r.mixed.rps} req/s = ${r.mixed.ratioToBare.toFixed(2)}, p50 ${r.mixed.p50Ms} / p99 ${r.mixed.p99Ms} ms`, '≥ 0.50', r.mixed.ratioToBare >= 0.5);
+  row('conversions only vs bare', `${r.conversions.rps} req/s = ${r.conversions.ratioToBare.toFixed(2)}, p50 ${r.conversions.p50Ms} / p99 ${r.conversions.p99Ms} ms`, '≥ 0.35', r.conversions.ratioToBare >= 0.35);
+  row(`p99 at half of max (${r.latencyAtHalfMax.rate} req/s)`, `${r.latencyAtHalfMax.p99Ms} ms`, '≤ 10 ms', r.latencyAtHalfMax.p99Ms <= 10);
+  row('delivery to a local sink', `${r.delivery.postbacksPerSecond} postbacks/s`, '≥ 5,000/s', r.delivery.postbacksPerSecond >= 5000);
+  row(`enqueue → delivered p99 at ${STEADY_RATE}/s`, `${r.delivery.enqueueToDeliveredP99Ms} ms`, '(reported)', true);
+  row('Redis per landing (both keys, TTLs)', `${r.memory.bytesPerLanding} bytes`, '≤ 250 bytes', r.memory.bytesPerLanding <= 250);
+  row('relay RSS at the end of the load', `${r.memory.relayRssMiB} MiB`, '(reported)', true);
+  row('cold start to /healthy (median)', `${r.coldStartMs.median} ms`, '≤ 300 ms', r.coldStartMs.median <= 300);
+  if (SMOKE) console.log('(smoke run: durations too short for the figures to mean anything)');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+async function load(spec: LoadSpec): Promise<LoadResult> {
+  const child = spawn(process.execPath, [join(DIST, 'bench', 'load.js'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  await new Promise((resolve) => child.once('exit', resolve));
+  return JSON.parse(out) as LoadResult;
+}
+
+/** Visitors with a signed cookie and none stored (page views), and visitors who landed (purchases). */
+async function prepareVisitors(store: Store): Promise<string> {
+  const cookies = createVisitorCookies({ name: 'rl_vid', maxAgeDays: 395, secrets: [SECRET] });
+  const header = (id: string) => cookies.serialize(id, false).split(';')[0]!;
+  const known = Array.from({ length: 10_000 }, () => header(cookies.identify(undefined).id));
+  const landed: string[] = [];
+  const now = Date.now();
+  for (let batch = 0; batch < 10; batch++) {
+    await Promise.all(Array.from({ length: 1_000 }, async (_, i) => {
+      const id = cookies.identify(undefined).id;
+      landed.push(header(id));
+      const click = { destination: 'cake', clickId: `landed-${batch}-${i}`.padEnd(32, 'x'), capturedAt: now };
+      await store.clicks.save([{ kind: 'visitor', id }], { clicks: [click], refused: [] }, 30 * 86_400_000);
+    }));
+  }
+  const file = join(mkdtempSync(join(tmpdir(), 'relay-bench-')), 'cookies.json');
+  writeFileSync(file, JSON.stringify({ known, landed }));
+  return file;
+}
+
+/** Fixed-rate purchases; each one's delay from the request to its arrival at the network. */
+async function enqueueToDelivered(url: string, sink: string, cookiesFile: string): Promise<{ p50: number; p99: number }> {
+  await fetch(`${sink}/reset`);
+  const run = await load({ url, shape: 'conversions', connections: 10, durationS: DURATION_S, rate: STEADY_RATE, cookiesFile, prefix: 'steady' });
+  const expected = Object.keys(run.purchases).length;
+  let arrivals: Record<string, number> = {};
+  for (let i = 0; i < 600; i++) {
+    arrivals = ((await (await fetch(`${sink}/stats`)).json()) as { arrivals: Record<string, number> }).arrivals;
+    if (Object.keys(arrivals).length >= expected) break;
+    await sleep(100);
+  }
+  const delays = Object.entries(run.purchases)
+    .map(([id, sentAt]) => (arrivals[id] ?? Infinity) - sentAt)
+    .sort((a, b) => a - b);
+  const at = (p: number) => delays[Math.min(delays.length - 1, Math.floor(p * delays.length))] ?? Infinity;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+/** Fills the outbox while no worker runs, then starts one and times the drain at the sink. */
+async function deliveryThroughput(store: Store, redisUrl: string, configPath: string, sink: string) {
+  await fetch(`${sink}/reset`);
+  const now = Date.now();
+  for (let batch = 0; batch < OUTBOX_FILL / 1_000; batch++) {
+    await Promise.all(Array.from({ length: 1_000 }, (_, i) => {
+      const n = batch * 1_000 + i;
+      const job: ConversionJob = {
+        id: `fill-${n}`, destination: 'cake',
+        event: { event_name: 'purchase', transaction_id: `FILL-${n}`, value: 10, currency: 'EUR', params: {} },
+        clickId: `fill-click-${n}`.padEnd(32, 'x'), clickSource: 'visitor', clickCapturedAt: now, acceptedAt: now,
+      };
+      return store.outbox.accept(job, `fill-${n}`, 86_400_000);
+    }));
+  }
+  const started = Date.now();
+  const worker = await startRelay(redisUrl, configPath, 'worker');
+  let received = 0;
+  while (received < OUTBOX_FILL && Date.now() - started < 300_000) {
+    await sleep(50);
+    received = ((await (await fetch(`${sink}/stats`)).json()) as { received: number }).received;
+  }
+  const stats = (await (await fetch(`${sink}/stats`)).json()) as { arrivals: Record<string, number> };
+  const times = Object.values(stats.arrivals);
+  const first = Math.min(...times);
+  const last = Math.max(...times);
+  await stop(worker.child);
+  return { filled: OUTBOX_FILL, delivered: received, postbacksPerSecond: Math.round(received / Math.max(0.001, (last - first) / 1000)) };
+}
+
+/** INFO memory before and after storing landings: a new visitor's 32-character click under cookie and client ID. */
+async function bytesPerLanding(): Promise<{ landings: number; bytesPerLanding: number }> {
+  const fresh = await track(await startRedis());
+  const store = await openStore(fresh.url);
+  const info = new Redis(fresh.url);
+  const used = async () => Number(/used_memory:(\d+)/.exec(await info.info('memory'))![1]);
+  await sleep(100);
+  const before = await used();
+  const cookies = createVisitorCookies({ name: 'rl_vid', maxAgeDays: 395, secrets: [SECRET] });
+  const now = Date.now();
+  for (let batch = 0; batch < LANDINGS_FOR_MEMORY / 2_000; batch++) {
+    await Promise.all(Array.from({ length: 2_000 }, (_, i) => {
+      const n = batch * 2_000 + i;
+      const click = { destination: 'cake', clickId: n.toString(16).padStart(32, '0'), capturedAt: now };
+      const refs = [{ kind: 'visitor' as const, id: cookies.identify(undefined).id }, { kind: 'client' as const, id: `${1_000_000_000 + n}.1700000000` }];
+      return store.clicks.save(refs, { clicks: [click], refused: [] }, 30 * 86_400_000);
+    }));
+  }
+  const after = await used();
+  info.disconnect();
+  return { landings: LANDINGS_FOR_MEMORY, bytesPerLanding: Math.round((after - before) / LANDINGS_FOR_MEMORY) };
+}
+
+/** Process start to the first 200 from /healthy, on the memory store (no dependency to wait for). */
+async function coldStartMs(configPath: string): Promise<{ runs: number[]; median: number }> {
+  const runs: number[] = [];
+  for (let i = 0; i < COLD_STARTS; i++) {
+    const port = await freePort();
+    const started = performance.now();
+    const child = spawn(process.execPath, [join(DIST, 'src', 'server.js')], {
+      env: { PATH: process.env.PATH, PORT: String(port), RELAY_CONFIG: configPath, LOG_LEVEL: 'error' },
+      stdio: 'ignore',
+    });
+    for (;;) {
+      try {
+        if ((await fetch(`http://127.0.0.1:${port}/healthy`)).status === 200) break;
+      } catch {
+        await sleep(2);
+      }
+    }
+    runs.push(Math.round(performance.now() - started));
+    await stop(child);
+  }
+  const sorted = [...runs].sort((a, b) => a - b);
+  return { runs, median: sorted[Math.floor(sorted.length / 2)]! };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+function writeConfig(sink: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'relay-bench-')), 'relay.yaml');
+  writeFileSync(path, stringify({
+    destinations: [{
+      id: 'cake', template: 'cake-api-v2', mode: 'live', clickParams: ['s1'],
+      settings: { baseUrl: sink, offer_id: '42', api_key: 'bench-key-0123456789' },
+    }],
+  }));
+  return path;
+}
+
+async function startRelay(redisUrl: string, configPath: string, mode: 'all' | 'worker') {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(DIST, 'src', 'server.js')], {
+    env: {
+      PATH: process.env.PATH, PORT: String(port), REDIS_URL: redisUrl, RELAY_CONFIG: configPath,
+      RELAY_COOKIE_SECRET: SECRET, RELAY_MODE: mode, LOG_LEVEL: 'info',
+    },
+    stdio: 'ignore',
+  });
+  children.push(child);
+  const url = `http://127.0.0.1:${port}`;
+  if (mode === 'all') {
+    for (let i = 0; ; i++) {
+      try {
+        if ((await fetch(`${url}/ready`)).status === 200) break;
+      } catch {
+        // not yet listening
+      }
+      if (i > 400) throw new Error('the relay did not become ready');
+      await sleep(25);
+    }
+  }
+  return { url, child };
+}
+
+/** The store the harness fills and measures directly; its request connection needs to be ready first. */
+async function openStore(url: string): Promise<Store> {
+  const store = createRedisStore(url, { logMaxEntries: 100_000, log: logger });
+  cleanups.push(() => store.close());
+  for (let i = 0; !(await store.ping()); i++) {
+    if (i > 200) throw new Error('redis-server did not answer');
+    await sleep(20);
+  }
+  return store;
+}
+
+async function waitForBacklog(store: Store, target: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await store.outbox.backlog()) > target && Date.now() < deadline) await sleep(100);
+}
+
+function childPort(child: ChildProcess): Promise<number> {
+  children.push(child);
+  return new Promise((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+function rssOf(child: ChildProcess): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+}
+
+async function track(server: RedisServer): Promise<RedisServer> {
+  cleanups.push(() => server.stop());
+  return server;
+}
+
+main()
+  .catch((err: Error) => {
+    console.error(`bench failed: ${err.stack ?? err.message}`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  });
