@@ -39,27 +39,46 @@ const purchases: Record<string, number> = {};
 let n = 0;
 
 const page = (path: string) => `https://www.shop.example${path}`;
+const JSON_TYPE = { 'content-type': 'application/json' };
 
-function next(): { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string } {
+type Built = { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string };
+
+function pageView(i: number): Built {
+  const cookie = cookies.known[i % cookies.known.length]!;
+  const body = JSON.stringify({ event_name: 'page_view', page_location: page(`/product/${i % 500}`) });
+  return { method: 'POST', path: '/data', headers: { ...JSON_TYPE, cookie }, body };
+}
+
+/** A new visitor (no cookie) landing with a 32-character click ID and a GA4 client ID. */
+function landing(i: number): Built {
+  const click = `${spec.prefix}${i.toString(16).padStart(12, '0')}`.padEnd(32, 'a').slice(0, 32);
+  const body = JSON.stringify({ event_name: 'page_view', page_location: page(`/?s1=${click}`), client_id: `${1_000_000_000 + i}.1700000000` });
+  return { method: 'POST', path: '/data', headers: JSON_TYPE, body };
+}
+
+/** A landed visitor's purchase, with its own transaction ID: built as it is sent. */
+function purchase(): Built {
   const i = n++;
-  if (spec.shape === 'bare') return { method: 'GET', path: '/', headers: {} };
-  const slot = spec.shape === 'conversions' ? 99 : i % 100;
-  const json = { 'content-type': 'application/json' };
-  if (slot < 90) {
-    const cookie = cookies.known[i % cookies.known.length]!;
-    const body = JSON.stringify({ event_name: 'page_view', page_location: page(`/product/${i % 500}`) });
-    return { method: 'POST', path: '/data', headers: { ...json, cookie }, body };
-  }
-  if (slot < 99) {
-    const click = `${spec.prefix}${i.toString(16).padStart(12, '0')}`.padEnd(32, 'a').slice(0, 32);
-    const body = JSON.stringify({ event_name: 'page_view', page_location: page(`/?s1=${click}`), client_id: `${1_000_000_000 + i}.1700000000` });
-    return { method: 'POST', path: '/data', headers: json, body };
-  }
   const transactionId = `${spec.prefix}-${i}`;
   purchases[transactionId] = Date.now();
   const cookie = cookies.landed[i % cookies.landed.length]!;
   const body = JSON.stringify({ event_name: 'purchase', transaction_id: transactionId, value: 49.9, currency: 'EUR' });
-  return { method: 'POST', path: '/data', headers: { ...json, cookie }, body };
+  return { method: 'POST', path: '/data', headers: { ...JSON_TYPE, cookie }, body };
+}
+
+/**
+ * The request sequence each connection cycles through. Page views and landings are built once, so
+ * the generator spends its CPU sending, as it does for the bare server; only purchases, which need
+ * a fresh transaction ID, are built per request.
+ */
+function sequence(): autocannon.Request[] {
+  if (spec.shape === 'bare') return [{ method: 'GET', path: '/' }];
+  if (spec.shape === 'conversions') return [{ setupRequest: (req) => ({ ...req, ...purchase() }) }];
+  return Array.from({ length: 100 }, (_, slot): autocannon.Request => {
+    if (slot < 90) return pageView(slot);
+    if (slot < 99) return landing(slot);
+    return { setupRequest: (req) => ({ ...req, ...purchase() }) };
+  });
 }
 
 autocannon(
@@ -68,7 +87,7 @@ autocannon(
     connections: spec.connections,
     duration: spec.durationS,
     ...(spec.rate ? { overallRate: spec.rate } : {}),
-    requests: [{ setupRequest: (req) => ({ ...req, ...next() }) }],
+    requests: sequence(),
   },
   (err, result) => {
     if (err) throw err;

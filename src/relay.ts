@@ -60,6 +60,7 @@ export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
   const cookies = createVisitorCookies({ ...config.file.cookie, secrets: config.cookieSecrets });
   const ingest = createIngest({
     store, destinations, traces, metrics, logger, now,
+    visitorIdForClient: cookies.visitorIdForClient,
     dedupTtlMs: config.file.dedupDays * 86_400_000,
   });
   const sender: Sender = createSender();

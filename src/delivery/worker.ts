@@ -34,6 +34,7 @@ export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker
   let active = false;
   let loop: Promise<void> | undefined;
   let lastReclaim = 0;
+  let lastPromote = 0;
   let lastErrorReport = 0;
 
   /** One delivery whose failure (the store gone mid-settle) is logged: the job stays claimed and is reclaimed. */
@@ -50,12 +51,16 @@ export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker
 
   async function tick(): Promise<void> {
     const now = deps.now();
-    await deps.outbox.promoteDue(now);
-    const free = options.concurrency - running.size;
-    if (free <= 0) {
+    if (now - lastPromote >= options.pollMs) {
+      lastPromote = now;
+      await deps.outbox.promoteDue(now);
+    }
+    // Claim in batches: with most slots busy, wait for one to finish rather than ask for one job at a time.
+    if (running.size > 0 && options.concurrency - running.size < Math.ceil(options.concurrency / 4)) {
       await Promise.race(running);
       return;
     }
+    const free = options.concurrency - running.size;
     if (now - lastReclaim >= Math.min(MAX_RECLAIM_EVERY_MS, options.reclaimIdleMs / 2)) {
       lastReclaim = now;
       for (const claimed of await deps.outbox.reclaim(options.consumer, options.reclaimIdleMs, free)) run(claimed);

@@ -62,7 +62,7 @@ export function createCollectHandler(deps: CollectDeps) {
         throw new BadRequestError('RELAY_METHOD_NOT_ALLOWED', `${req.method} is not supported on ${path}; use GET or POST`, 405);
       }
       const [client, events, reply] = await parse(req, path, query);
-      const visitor = deps.cookies.identify(req.headers.cookie);
+      const visitor = deps.cookies.identify(req.headers.cookie, events.find((e) => e.client_id)?.client_id);
       const result = await deps.ingest({ client, events, visitor, referer: req.headers.referer });
       if (result.setCookie) res.setHeader('set-cookie', deps.cookies.serialize(visitor.id, isHttps(req)));
       // The conversion is durably queued already: a failed delivery here is retried later, not reported.

@@ -31,6 +31,8 @@ export interface HitResult {
 
 export interface IngestDeps {
   store: Store;
+  /** The visitor ID a GA4 client ID stands for (see VisitorCookies.visitorIdForClient). */
+  visitorIdForClient: (clientId: string) => string;
   destinations: readonly Destination[];
   dedupTtlMs: number;
   traces: TraceRecorder;
@@ -93,12 +95,12 @@ export function createIngest(deps: IngestDeps): Ingest {
     if (found.clicks.length === 0 && found.refused.length === 0) return false;
     const touched = new Set([...found.clicks, ...found.refused].map((c) => c.destination));
     const ttlMs = Math.max(...deps.destinations.filter((d) => touched.has(d.id)).map((d) => d.clickRetentionMs));
-    await deps.store.clicks.save(refsOf(hit.visitor, event, true), found, ttlMs);
+    await deps.store.clicks.save(refsOf(hit.visitor, event, true, deps.visitorIdForClient), found, ttlMs);
     return found.clicks.length > 0;
   }
 
   async function convert(event: RelayEvent, hit: Hit, trace: EventTrace, consentDenied: boolean): Promise<void> {
-    const refs = refsOf(hit.visitor, event, hit.visitor.cookie === 'valid' && !consentDenied);
+    const refs = refsOf(hit.visitor, event, hit.visitor.cookie === 'valid' && !consentDenied, deps.visitorIdForClient);
     const found = refs.length > 0 ? await deps.store.clicks.read(refs) : { clicks: [], refused: [] };
     const decisions = attributeConversion({
       event,
@@ -171,10 +173,22 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 }
 
-function refsOf(visitor: Visitor, event: RelayEvent, includeVisitor: boolean): VisitorRef[] {
+/**
+ * Where this visitor's clicks live: under the cookie's visitor ID and under the one its GA4 client
+ * ID stands for. For a visitor first seen with a client ID the two are the same record.
+ */
+function refsOf(
+  visitor: Visitor,
+  event: RelayEvent,
+  includeVisitor: boolean,
+  visitorIdForClient: (clientId: string) => string,
+): VisitorRef[] {
   const refs: VisitorRef[] = [];
   if (includeVisitor) refs.push({ kind: 'visitor', id: visitor.id });
-  if (event.client_id) refs.push({ kind: 'client', id: event.client_id });
+  if (event.client_id) {
+    const id = visitorIdForClient(event.client_id);
+    if (!includeVisitor || id !== visitor.id) refs.push({ kind: 'client', id });
+  }
   return refs;
 }
 

@@ -1,6 +1,9 @@
 import type { RelayEvent } from '../events/event.js';
 
-/** Where a visitor's clicks are kept: under the relay's cookie ID and under GA4's client ID. */
+/**
+ * Where a visitor's clicks are kept: under the relay's cookie ID, and under the visitor ID that
+ * the hit's GA4 client ID stands for (`client`), which is often the same one.
+ */
 export interface VisitorRef {
   kind: 'visitor' | 'client';
   id: string;

@@ -24,7 +24,13 @@ const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
 export interface VisitorCookies {
   readonly name: string;
-  identify(cookieHeader: string | undefined): Visitor;
+  /**
+   * Who sent the request. A new visitor whose hit carries a GA4 client ID gets the visitor ID
+   * derived from it, so the clicks stored under the cookie and under the client ID are one record.
+   */
+  identify(cookieHeader: string | undefined, clientId?: string): Visitor;
+  /** The visitor ID a GA4 client ID stands for: keyed, so it cannot be guessed from the client ID. */
+  visitorIdForClient(clientId: string): string;
   /** The Set-Cookie header value that stores this visitor ID in the browser. */
   serialize(visitorId: string, secure: boolean): string;
 }
@@ -48,13 +54,19 @@ export function createVisitorCookies(options: VisitorCookieOptions): VisitorCook
     return undefined;
   }
 
+  const deriveKey = `client-id:${secrets[0]}`;
+  const visitorIdForClient = (clientId: string) =>
+    createHmac('sha256', deriveKey).update(clientId).digest().subarray(0, ID_BYTES).toString('base64url');
+
   return {
     name,
-    identify(cookieHeader) {
+    visitorIdForClient,
+    identify(cookieHeader, clientId) {
+      const fresh = () => (clientId ? visitorIdForClient(clientId) : newVisitorId());
       const value = readCookie(cookieHeader, prefix);
-      if (value === undefined) return { id: newVisitorId(), cookie: 'missing', issue: true };
+      if (value === undefined) return { id: fresh(), cookie: 'missing', issue: true };
       const verdict = verify(value);
-      if (verdict === undefined) return { id: newVisitorId(), cookie: 'invalid', issue: true };
+      if (verdict === undefined) return { id: fresh(), cookie: 'invalid', issue: true };
       return { id: value.slice(0, value.indexOf('.')), cookie: 'valid', issue: verdict === 'rotated' };
     },
     serialize(visitorId, secure) {

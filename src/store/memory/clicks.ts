@@ -1,7 +1,8 @@
 import { newestPerDestination, type ClickStore, type VisitorClicks, type VisitorRef } from '../types.js';
 import type { ExpiringMap } from './expiring-map.js';
 
-const keyOf = (ref: VisitorRef) => `${ref.kind}:${ref.id}`;
+/** Both kinds of ref name a visitor ID (a client ID stands for a derived one): one key space. */
+const keyOf = (ref: VisitorRef) => ref.id;
 
 export function createMemoryClickStore(records: ExpiringMap<VisitorClicks>): ClickStore {
   return {

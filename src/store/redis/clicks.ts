@@ -13,7 +13,8 @@ import { keys } from './keys.js';
 /** A refusal is kept under its destination's name with this mark in front. */
 const REFUSED = '!';
 
-const keyOf = (ref: VisitorRef) => (ref.kind === 'visitor' ? keys.visitor(ref.id) : keys.client(ref.id));
+/** Both kinds of ref name a visitor ID (a client ID stands for a derived one): one key space. */
+const keyOf = (ref: VisitorRef) => keys.visitor(ref.id);
 
 /**
  * One small hash per visitor: field = destination, value = "capturedAtMs|clickId"; a refused

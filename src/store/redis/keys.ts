@@ -6,7 +6,6 @@ export const KEY_PREFIX = 'rl:';
 
 export const keys = {
   visitor: (id: string) => `${KEY_PREFIX}v:{${id}}`,
-  client: (id: string) => `${KEY_PREFIX}c:{${id}}`,
   outbox: `${KEY_PREFIX}{rl}:outbox`,
   retry: `${KEY_PREFIX}{rl}:retry`,
   log: `${KEY_PREFIX}{rl}:log`,
