@@ -50,6 +50,13 @@ export type Ingest = (hit: Hit) => Promise<HitResult>;
  */
 export function createIngest(deps: IngestDeps): Ingest {
   const converting = new Set(deps.destinations.flatMap((d) => [...d.conversionEvents]));
+  // prom-client hashes the label set on every labels() call; the hot path keeps its children.
+  const counters = new Map<ClientName, ReturnType<Metrics['events']['labels']>>();
+  const eventsCounter = (client: ClientName) => {
+    let counter = counters.get(client);
+    if (!counter) counters.set(client, (counter = deps.metrics.events.labels(client)));
+    return counter;
+  };
 
   return async function ingest(hit) {
     let setCookie = hit.visitor.issue;
@@ -64,7 +71,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         steps: [visitorStep(hit.visitor)],
       };
       traces.push(trace);
-      deps.metrics.events.labels(hit.client).inc();
+      eventsCounter(hit.client).inc();
       const denied = adStorageDenied(event.consent);
       if (denied) {
         trace.steps.push({ stage: 'consent', decision: 'ad_storage denied', detail: 'no cookie set and no click ID stored for this event' });

@@ -19,6 +19,11 @@ export interface Visitor {
 }
 
 const SIGNATURE_BYTES = 16;
+/**
+ * Verdicts on cookie values and derived IDs are remembered: most hits come from visitors seen
+ * moments ago, and an HMAC per hit is a large share of a page view's cost. Bounded, then reset.
+ */
+const MEMO_ENTRIES = 100_000;
 const ID_BYTES = 16;
 const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
@@ -41,7 +46,22 @@ export function createVisitorCookies(options: VisitorCookieOptions): VisitorCook
   const prefix = `${name}=`;
   const attributes = cookieAttributes(options);
 
+  const verdicts = new Map<string, 'current' | 'rotated' | undefined>();
+  const derived = new Map<string, string>();
+
+  function memoized<V>(memo: Map<string, V>, key: string, compute: () => V): V {
+    if (memo.has(key)) return memo.get(key) as V;
+    if (memo.size >= MEMO_ENTRIES) memo.clear();
+    const value = compute();
+    memo.set(key, value);
+    return value;
+  }
+
   function verify(value: string): 'current' | 'rotated' | undefined {
+    return memoized(verdicts, value, () => verifySignature(value));
+  }
+
+  function verifySignature(value: string): 'current' | 'rotated' | undefined {
     const dot = value.indexOf('.');
     if (dot < 0) return undefined;
     const id = value.slice(0, dot);
@@ -56,7 +76,9 @@ export function createVisitorCookies(options: VisitorCookieOptions): VisitorCook
 
   const deriveKey = `client-id:${secrets[0]}`;
   const visitorIdForClient = (clientId: string) =>
-    createHmac('sha256', deriveKey).update(clientId).digest().subarray(0, ID_BYTES).toString('base64url');
+    memoized(derived, clientId, () =>
+      createHmac('sha256', deriveKey).update(clientId).digest().subarray(0, ID_BYTES).toString('base64url'),
+    );
 
   return {
     name,
