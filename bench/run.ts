@@ -45,6 +45,8 @@ async function main(): Promise<void> {
   const bare = await load({ url: `http://127.0.0.1:${barePort}`, shape: 'bare', connections: CONNECTIONS, durationS: DURATION_S, prefix: 'bare' });
   const mixed = await load({ url: relay.url, shape: 'mixed', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: 'mix' });
   const conversions = await load({ url: relay.url, shape: 'conversions', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: 'conv' });
+  // The conversions above are still being delivered: let the worker finish before measuring latency.
+  await waitForBacklog(store, 0, 300_000);
   const halfRate = Math.round(mixed.rps / 2);
   const atHalf = await load({ url: relay.url, shape: 'mixed', connections: CONNECTIONS, durationS: DURATION_S, rate: halfRate, cookiesFile, prefix: 'half' });
   await waitForBacklog(store, 0, 120_000);

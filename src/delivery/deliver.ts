@@ -56,7 +56,12 @@ export async function deliverJob(claimed: ClaimedJob, deps: DeliveryDeps): Promi
   }
   let rendered: RenderedRequest;
   try {
-    rendered = renderPostback(destination.template, { event: job.event, clickId: job.clickId, settings: destination.settings });
+    rendered = renderPostback(destination.template, {
+      event: job.event,
+      clickId: job.clickId,
+      settings: destination.settings,
+      ...(job.clickCapturedAt !== undefined ? { clickCapturedAt: job.clickCapturedAt } : {}),
+    });
   } catch (err) {
     await settle(claimed, deps, { ...base, reason: `not sent: ${(err as Error).message}` });
     return;

@@ -4,10 +4,10 @@ import { parseDataBody, parseDataQuery } from '../clients/data.js';
 import { parseGa4Hit } from '../clients/ga4.js';
 import { BadRequestError, RelayError } from '../errors.js';
 import type { RelayEvent } from '../events/event.js';
-import type { ClientName, HitResult, Ingest } from '../ingest/ingest.js';
+import type { BrowserFacts, ClientName, HitResult, Ingest } from '../ingest/ingest.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { VisitorCookies } from '../visitor/cookie.js';
+import { readCookie, type VisitorCookies } from '../visitor/cookie.js';
 import { readBody } from './body.js';
 import { answerPreflight, createOriginPolicy } from './cors.js';
 import { errorBody, sendJson, sendNoContent, sendPixel } from './respond.js';
@@ -63,7 +63,7 @@ export function createCollectHandler(deps: CollectDeps) {
       }
       const [client, events, reply] = await parse(req, path, query);
       const visitor = deps.cookies.identify(req.headers.cookie, events.find((e) => e.client_id)?.client_id);
-      const result = await deps.ingest({ client, events, visitor, referer: req.headers.referer });
+      const result = await deps.ingest({ client, events, visitor, referer: req.headers.referer, browser: () => browserFacts(req) });
       if (result.setCookie) res.setHeader('set-cookie', deps.cookies.serialize(visitor.id, isHttps(req)));
       // The conversion is durably queued already: a failed delivery here is retried later, not reported.
       await deps.afterIngest?.(result).catch((err: Error) => deps.logger.warn({ err: err.message }, 'collect.after_ingest_failed'));
@@ -88,6 +88,21 @@ function sendError(res: ServerResponse, err: unknown, deps: CollectDeps): void {
   // A tag can only retry what it is told to: 503 for a store outage, 4xx for what it must fix.
   if (error.status === 503) res.setHeader('retry-after', '1');
   sendJson(res, error.status, errorBody(error));
+}
+
+/**
+ * The client's address is the last X-Forwarded-For entry: the one Cloud Run's front end (the one
+ * trusted proxy) appended; anything before it is the client's own claim.
+ */
+function browserFacts(req: IncomingMessage): BrowserFacts {
+  const forwarded = req.headers['x-forwarded-for'];
+  const chain = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return {
+    client_ip_address: chain[chain.length - 1] ?? req.socket.remoteAddress,
+    client_user_agent: req.headers['user-agent'],
+    fbp: readCookie(req.headers.cookie, '_fbp='),
+    ttp: readCookie(req.headers.cookie, '_ttp='),
+  };
 }
 
 /** Cloud Run terminates TLS in front of the container and says so in X-Forwarded-Proto. */

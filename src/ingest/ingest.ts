@@ -19,6 +19,20 @@ export interface Hit {
   visitor: Visitor;
   /** The Referer header: the landing URL for a pixel hit that did not send one. */
   referer: string | undefined;
+  /**
+   * What the request says about the browser. Ad-platform APIs (Meta, TikTok) match conversions on
+   * these, so conversions carry them as event parameters, unless the tag sent its own. Read only
+   * for conversions: a page view pays nothing for it.
+   */
+  browser?: () => BrowserFacts;
+}
+
+export interface BrowserFacts {
+  client_ip_address?: string | undefined;
+  client_user_agent?: string | undefined;
+  /** Meta's and TikTok's first-party browser cookies, when the relay shares the site's domain. */
+  fbp?: string | undefined;
+  ttp?: string | undefined;
 }
 
 export interface HitResult {
@@ -78,7 +92,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       } else if (await capture(event, hit, trace)) {
         setCookie = true;
       }
-      if (converting.has(event.event_name)) await convert(event, hit, trace, denied);
+      if (converting.has(event.event_name)) await convert(withBrowserFacts(event, hit.browser?.()), hit, trace, denied);
       deps.traces.record(trace);
       if (deps.logger.isLevelEnabled('debug')) deps.logger.debug({ trace }, 'event.trace');
     }
@@ -184,6 +198,16 @@ export function createIngest(deps: IngestDeps): Ingest {
  * Where this visitor's clicks live: under the cookie's visitor ID and under the one its GA4 client
  * ID stands for. For a visitor first seen with a client ID the two are the same record.
  */
+/** Conversions only: page views never carry IP addresses or user agents into storage. */
+function withBrowserFacts(event: RelayEvent, facts: BrowserFacts | undefined): RelayEvent {
+  if (!facts) return event;
+  const params = { ...event.params };
+  for (const [name, value] of Object.entries(facts)) {
+    if (value && params[name] === undefined) params[name] = value;
+  }
+  return { ...event, params };
+}
+
 function refsOf(
   visitor: Visitor,
   event: RelayEvent,

@@ -112,8 +112,8 @@ function newVisitorId(): string {
   return randomBytes(ID_BYTES).toString('base64url');
 }
 
-/** Finds one cookie by name without parsing the whole header: the hot path reads only ours. */
-function readCookie(header: string | undefined, prefix: string): string | undefined {
+/** Finds one cookie (`prefix` is "name=") without parsing the whole header: the hot path reads only a few. */
+export function readCookie(header: string | undefined, prefix: string): string | undefined {
   if (!header) return undefined;
   let from = 0;
   while (from < header.length) {
