@@ -59,6 +59,9 @@ function jsonConditionHolds(condition: JsonCondition, json: unknown): string | u
   const path = condition.path.join('.');
   const actual = valueAt(json, condition.path);
   const expected = JSON.stringify(condition.value);
+  if (condition.op === 'atLeast') {
+    return typeof actual === 'number' && actual >= condition.value ? `${path} is ${actual}, at least ${expected}` : undefined;
+  }
   const equal = actual === condition.value;
   if (condition.op === 'equals') return equal ? `${path} equals ${expected}` : undefined;
   if (equal) return undefined;

@@ -17,9 +17,12 @@ import {
   type JsonTemplate,
   type Placeholder,
   type Problem,
+  type RequestAuth,
   type RequestBody,
+  type RequestSignature,
   type ResponseRule,
   type SettingSpec,
+  type SignaturePart,
   type StatusMatcher,
   type Template,
   type TemplateField,
@@ -51,12 +54,14 @@ export function compileTemplate(id: string, file: string, source: TemplateFile):
   const problems = new ProblemList();
   const settings = compileSettings(source.settings, problems);
   const scope: Scope = { settings, problems };
-  const capture = compileCapture(source.capture, problems);
+  const capture = compileCapture(source.kind, source.capture, problems);
   const request = compileRequest(source.request, scope);
   const response = source.response.map((rule, index) => compileRule(rule, `response[${index}]`, problems));
   if (problems.items.length > 0 || !capture || !request) return { ok: false, problems: problems.items };
-  const { name, kind, verified, docs } = source;
-  return { ok: true, template: { id, file, name, kind, verified, docs, capture, settings, request, response } };
+  const { name, kind, verified, docs, retry } = source;
+  const template: Template = { id, file, name, kind, verified, docs, capture, settings, request, response };
+  if (retry) template.retry = { delaysSeconds: [...retry.delaysSeconds], maxAgeHours: retry.maxAgeHours };
+  return { ok: true, template };
 }
 
 /** `^(?:source)$`, so an author who forgets the anchors does not get a substring match. */
@@ -69,7 +74,15 @@ function compileAnchoredPattern(source: string, path: string, problems: ProblemL
   }
 }
 
-function compileCapture(capture: TemplateFile['capture'], problems: ProblemList): Template['capture'] | undefined {
+/** Matches nothing: a platform template without a capture block never stores a click. */
+const NO_CLICK = /(?!)/u;
+
+function compileCapture(kind: TemplateFile['kind'], capture: TemplateFile['capture'], problems: ProblemList): Template['capture'] | undefined {
+  if (capture === undefined) {
+    // An affiliate network pays on its click ID; without a capture block there would never be one.
+    if (kind === 'affiliate') problems.add('capture', 'missing: an affiliate template says which landing parameters carry its click ID');
+    return kind === 'affiliate' ? undefined : { params: [], pattern: NO_CLICK, maxLength: 256 };
+  }
   const pattern = compileAnchoredPattern(capture.pattern, 'capture.pattern', problems);
   return pattern && { params: capture.params, pattern, maxLength: capture.maxLength };
 }
@@ -102,6 +115,9 @@ function compileRequest(request: TemplateFile['request'], scope: Scope): Templat
   const body = compileBody(request, scope);
   const headers = compileHeaders(request.headers, scope);
   const query = compileFields(request.query, 'request.query', scope);
+  const auth = compileAuth(request.auth, scope);
+  const signature = request.signature && compileSignature(request.signature, body, scope);
+  checkHeaderCollisions(headers, auth, signature, scope);
   const required = request.required.map((name, index) =>
     resolveVariableName(name.replace(/^\{(.*)\}$/, '$1'), `request.required[${index}]`, scope),
   );
@@ -112,6 +128,8 @@ function compileRequest(request: TemplateFile['request'], scope: Scope): Templat
     query,
     ...(body && { body }),
     headers,
+    auth,
+    ...(signature && { signature }),
     required: required.filter((ref): ref is VariableRef => ref !== undefined),
     timeoutMs: request.timeoutMs,
   };
@@ -150,6 +168,121 @@ function compileHeaders(headers: Record<string, string | number>, scope: Scope):
     if (TRANSPORT_HEADERS.has(name.toLowerCase())) scope.problems.add(path, 'set by the transport; remove it');
     return { name, value: parseTemplateString(String(value), path, scope) };
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authentication and signature
+
+function compileAuth(auth: TemplateFile['request']['auth'], scope: Scope): RequestAuth {
+  const at = 'request.auth';
+  switch (auth.type) {
+    case 'none':
+      return auth;
+    case 'basic':
+      return {
+        type: 'basic',
+        // The user (impact's Account SID) is an identifier, not a secret; the password is.
+        user: credential(auth.user, `${at}.user`, false, scope),
+        password: credential(auth.password, `${at}.password`, true, scope),
+      };
+    case 'bearer':
+      return { type: 'bearer', token: credential(auth.token, `${at}.token`, true, scope) };
+    case 'header':
+      checkHeaderName(auth.name, `${at}.name`, scope);
+      return { type: 'header', name: auth.name, value: credential(auth.value, `${at}.value`, true, scope) };
+    case 'query':
+      if (/[{}]/.test(auth.param)) scope.problems.add(`${at}.param`, 'the parameter name is literal; placeholders go in value');
+      return { type: 'query', param: auth.param, value: credential(auth.value, `${at}.value`, true, scope) };
+  }
+}
+
+/**
+ * A credential is a template string; a secret one must come from a `secret: true` setting, so that
+ * it is redacted wherever the request is shown and never written into a template file.
+ */
+function credential(source: string, path: string, secret: boolean, scope: Scope): TemplateString {
+  const before = scope.problems.items.length;
+  const template = parseTemplateString(source, path, scope);
+  // A placeholder that failed to parse was already reported; one message per mistake.
+  if (!secret || scope.problems.items.length > before) return template;
+  const usesSecret = template.parts.some(
+    (part) => typeof part === 'object' && part.variable.source === 'settings' && scope.settings.get(part.variable.name)?.secret === true,
+  );
+  if (!usesSecret) {
+    scope.problems.add(path, 'a credential must come from a setting declared secret: true, e.g. "{settings.api_key}", so it is never logged');
+  }
+  return template;
+}
+
+function compileSignature(signature: NonNullable<TemplateFile['request']['signature']>, body: RequestBody | undefined, scope: Scope): RequestSignature | undefined {
+  const at = 'request.signature';
+  checkHeaderName(signature.header, `${at}.header`, scope);
+  if (signature.timestampHeader !== undefined) checkHeaderName(signature.timestampHeader, `${at}.timestampHeader`, scope);
+  const secret = credential(signature.secret, `${at}.secret`, true, scope);
+  const format = compileSignatureFormat(signature.format, `${at}.format`, scope);
+  if (!body) scope.problems.add(at, 'a signature covers the body: use method: POST with a json or form body');
+  if (format && signature.timestampHeader === undefined && !format.some((part) => typeof part === 'object' && part.token === 'timestamp')) {
+    scope.problems.add(at, 'the receiver needs the signed timestamp: set timestampHeader, or put {timestamp} in format');
+  }
+  if (!format) return undefined;
+  return {
+    header: signature.header,
+    ...(signature.timestampHeader !== undefined && { timestampHeader: signature.timestampHeader }),
+    secret,
+    algorithm: signature.algorithm,
+    format,
+  };
+}
+
+const SIGNATURE_TOKENS = ['hex', 'base64', 'timestamp'] as const;
+
+/** `v1={hex}` or `t={timestamp},v1={hex}`: literal text with exactly one digest token. */
+function compileSignatureFormat(source: string, path: string, scope: Scope): SignaturePart[] | undefined {
+  const parts: SignaturePart[] = [];
+  for (const piece of source.split(/(\{[^{}]*\})/)) {
+    if (piece === '') continue;
+    const token = /^\{([^{}]*)\}$/.exec(piece)?.[1];
+    if (token === undefined) {
+      parts.push(piece);
+    } else if ((SIGNATURE_TOKENS as readonly string[]).includes(token)) {
+      parts.push({ token: token as (typeof SIGNATURE_TOKENS)[number] });
+    } else {
+      scope.problems.add(path, `unknown signature token {${token}}${didYouMean(token, SIGNATURE_TOKENS, (s) => `{${s}}`)} Tokens: {hex}, {base64}, {timestamp}`);
+      return undefined;
+    }
+  }
+  const digests = parts.filter((part) => typeof part === 'object' && part.token !== 'timestamp').length;
+  if (digests !== 1) {
+    scope.problems.add(path, 'the format holds the digest exactly once, as {hex} or {base64}, e.g. "v1={hex}"');
+    return undefined;
+  }
+  return parts;
+}
+
+function checkHeaderName(name: string, path: string, scope: Scope): void {
+  if (!HEADER_NAME.test(name)) scope.problems.add(path, 'not a valid header name (letters, digits and -)');
+  else if (TRANSPORT_HEADERS.has(name.toLowerCase())) scope.problems.add(path, 'set by the transport; choose another header');
+}
+
+/** Each header is set by one part of the template only; two sources for one header would overwrite each other silently. */
+function checkHeaderCollisions(
+  headers: Template['request']['headers'],
+  auth: RequestAuth,
+  signature: RequestSignature | undefined,
+  scope: Scope,
+): void {
+  const owners = new Map<string, string>();
+  const claim = (name: string, owner: string) => {
+    const key = name.toLowerCase();
+    const previous = owners.get(key);
+    if (previous !== undefined) scope.problems.add(owner, `header ${name} is already set by ${previous}; set it in one place`);
+    else owners.set(key, owner);
+  };
+  for (const header of headers) claim(header.name, `request.headers.${header.name}`);
+  if (auth.type === 'basic' || auth.type === 'bearer') claim('Authorization', 'request.auth');
+  if (auth.type === 'header') claim(auth.name, 'request.auth.name');
+  if (signature) claim(signature.header, 'request.signature.header');
+  if (signature?.timestampHeader !== undefined) claim(signature.timestampHeader, 'request.signature.timestampHeader');
 }
 
 function compileJson(value: z.core.util.JSONType, path: string, scope: Scope): JsonTemplate {
@@ -362,8 +495,11 @@ function resolveSettingRef(name: string, path: string, scope: Scope): VariableRe
   return undefined;
 }
 
+/** Builtins the relay supplies rather than the event, so {event.now} is an ordinary parameter name. */
+const RELAY_TIMES = new Set(['now', 'click_time', 'conversion_time']);
+
 function resolveEventParamRef(name: string, path: string, scope: Scope): VariableRef | undefined {
-  if ((BUILTIN_VARIABLES as readonly string[]).includes(name) && name !== 'now') {
+  if ((BUILTIN_VARIABLES as readonly string[]).includes(name) && !RELAY_TIMES.has(name)) {
     scope.problems.add(path, `{event.${name}}: ${name} is a top-level event field; write {${name}}`);
     return undefined;
   }
@@ -411,10 +547,9 @@ function compileJsonCondition(
   path: string,
   problems: ProblemList,
 ): JsonCondition | undefined {
-  const hasEquals = json.equals !== undefined;
-  const hasNotEquals = json.notEquals !== undefined;
-  if (hasEquals === hasNotEquals) {
-    problems.add(path, 'give exactly one of equals or notEquals');
+  const given = (['equals', 'notEquals', 'atLeast'] as const).filter((op) => json[op] !== undefined);
+  if (given.length !== 1) {
+    problems.add(path, 'give exactly one of equals, notEquals, atLeast');
     return undefined;
   }
   const segments = json.path.split('.');
@@ -422,6 +557,7 @@ function compileJsonCondition(
     problems.add(`${path}.path`, 'a JSON path is dot-separated keys, e.g. data.status or errors.0.code');
     return undefined;
   }
-  const value = (hasEquals ? json.equals : json.notEquals) ?? null;
-  return { path: segments, op: hasEquals ? 'equals' : 'notEquals', value };
+  if (json.atLeast !== undefined) return { path: segments, op: 'atLeast', value: json.atLeast };
+  const op = given[0] === 'equals' ? 'equals' : 'notEquals';
+  return { path: segments, op, value: json[op] ?? null };
 }

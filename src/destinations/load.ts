@@ -115,12 +115,21 @@ const STAND_INS: Record<string, unknown> = {
   'settings.*': {},
 };
 
-function isWholeEntry(path: readonly PropertyKey[]): boolean {
-  return path.length === 2 && (path[0] === 'response' || path[0] === 'settings');
+/**
+ * How much of the file a bad value takes with it: a whole response rule or setting (so indexes and
+ * names in messages stay right), the whole auth, signature or retry block (whose fields only make
+ * sense together, and which are optional), or just the value.
+ */
+function repairCut(path: readonly PropertyKey[]): readonly PropertyKey[] {
+  if (path.length >= 2 && (path[0] === 'response' || path[0] === 'settings')) return path.slice(0, 2);
+  if (path.length >= 2 && path[0] === 'request' && (path[1] === 'auth' || path[1] === 'signature')) return path.slice(0, 2);
+  if (path.length >= 1 && path[0] === 'retry') return path.slice(0, 1);
+  return path;
 }
 
 function standInKey(path: readonly PropertyKey[]): string {
-  return isWholeEntry(path) ? `${String(path[0])}.*` : path.map(String).join('.');
+  const isWholeEntry = path.length === 2 && (path[0] === 'response' || path[0] === 'settings');
+  return isWholeEntry ? `${String(path[0])}.*` : path.map(String).join('.');
 }
 
 function compileRepairedCopy(id: string, path: string, raw: object, issues: z.core.$ZodIssue[]): Problem[] {
@@ -144,8 +153,7 @@ function repair(root: Record<string, unknown>, issue: z.core.$ZodIssue): void {
     if (target !== null && typeof target === 'object') for (const key of issue.keys) delete (target as Record<string, unknown>)[key];
     return;
   }
-  // A response rule or a setting is replaced whole, so the indexes and names in messages stay right.
-  const cut = isWholeEntry(issue.path.slice(0, 2)) ? issue.path.slice(0, 2) : issue.path;
+  const cut = repairCut(issue.path);
   const parent = valueAt(root, cut.slice(0, -1));
   const key = cut.at(-1);
   if (key === undefined || parent === null || typeof parent !== 'object') return;

@@ -6,7 +6,7 @@
  * `type: url` / `type: host` setting validated by resolveSettings and checked again here. There is
  * no raw mode.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { RelayError } from '../errors.js';
 import type { ParamValue, RelayEvent } from '../events/event.js';
 import { placeholderReason } from '../events/macro.js';
@@ -16,6 +16,7 @@ import type {
   FilterName,
   JsonTemplate,
   Placeholder,
+  RequestSignature,
   Template,
   TemplateField,
   TemplateString,
@@ -36,6 +37,16 @@ export interface RenderInput {
   /** The output of resolveSettings. */
   settings: Record<string, string>;
   now?: Date;
+  /**
+   * When the click was captured, in epoch milliseconds: `{click_time}`. Absent for a click ID the
+   * site passed explicitly, when `{click_time}` falls back to the render time.
+   */
+  clickCapturedAt?: number;
+  /**
+   * When the relay accepted the conversion, in epoch milliseconds: `{conversion_time}`. A retry
+   * hours later still reports when the sale happened. Falls back to the render time.
+   */
+  conversionAt?: number;
 }
 
 export interface RenderedRequest {
@@ -67,8 +78,11 @@ export function renderPostback(template: Template, input: RenderInput): Rendered
   checkRequired(context);
   const url = renderUrl(context);
   for (const [key, value] of renderFields(template.request.query, context)) url.searchParams.set(key, value);
+  if (template.request.auth.type === 'query') setAuthParam(url, context);
   const headers = renderHeaders(context);
   const body = renderBody(context, headers);
+  addAuthHeader(headers, context);
+  if (template.request.signature) addSignature(template.request.signature, body ?? '', headers, context);
   return { method: template.request.method, url: url.href, headers, ...(body !== undefined && { body }) };
 }
 
@@ -118,9 +132,16 @@ function variableValue(ref: VariableRef, context: Context, path: string): Scalar
 function builtinValue(name: BuiltinVariable, context: Context): Scalar | undefined {
   const { event, clickId } = context.input;
   if (name === 'now') return context.now;
+  if (name === 'click_time') return epochOrNow(context.input.clickCapturedAt, context);
+  if (name === 'conversion_time') return epochOrNow(context.input.conversionAt, context);
   if (name === 'click_id') return nonEmpty(clickId);
   if (name === 'value') return typeof event.value === 'number' && Number.isFinite(event.value) ? event.value : undefined;
-  return EVENT_FIELDS.has(name) ? nonEmpty(event[name as Exclude<BuiltinVariable, 'now' | 'click_id' | 'value'>]) : undefined;
+  return EVENT_FIELDS.has(name) ? nonEmpty(event[name as Exclude<BuiltinVariable, 'now' | 'click_id' | 'value' | 'click_time' | 'conversion_time'>]) : undefined;
+}
+
+/** Epoch milliseconds, or the render time when the caller had none to give. */
+function epochOrNow(ms: number | undefined, context: Context): number {
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? Math.floor(ms) : context.now.getTime();
 }
 
 function fromParam(value: ParamValue | undefined): Scalar | undefined {
@@ -163,8 +184,45 @@ const FILTER_FUNCTIONS: Record<FilterName, (value: Scalar) => Scalar> = {
   lower: (value) => stringify(value).toLowerCase(),
   iso_time: (value) => toDate(value).toISOString(),
   unix_time: (value) => Math.floor(toDate(value).getTime() / 1000),
-  sha256: (value) => createHash('sha256').update(stringify(value).trim().toLowerCase()).digest('hex'),
+  unix_ms: (value) => toDate(value).getTime(),
+  unix_micros: (value) => toDate(value).getTime() * 1000,
+  yyyymmdd_hhmm: (value) => toDate(value).toISOString().replace(/^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}).*$/, '$1$2$3_$4$5'),
+  sha256: (value) => sha256Hex(stringify(value).trim().toLowerCase()),
+  sha256_email: (value) => hashOnce(stringify(value).trim().toLowerCase(), (text) => text),
+  sha256_phone: (value) => hashOnce(stringify(value), (text) => phoneDigits(text)),
+  sha256_phone_e164: (value) => hashOnce(stringify(value), (text) => `+${phoneDigits(text)}`),
 };
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/i;
+
+/**
+ * Normalises then hashes, leaving a value that is already a SHA-256 hex digest as it is (lower-
+ * cased): a site that hashes in the browser must not have its hash hashed again, which no
+ * platform could match.
+ */
+function hashOnce(text: string, normalise: (text: string) => string): string {
+  const trimmed = text.trim();
+  if (SHA256_HEX.test(trimmed)) return trimmed.toLowerCase();
+  const normalised = normalise(trimmed);
+  if (normalised === '') throw new FilterInputError('needs a non-empty value');
+  return sha256Hex(normalised);
+}
+
+/**
+ * Digits only, without the leading zeros of a "00" international prefix: Meta asks for the
+ * country code and number with "symbols, letters, and any leading zeros" removed. A national
+ * number without its country code cannot be fixed here; the site must send it with one.
+ */
+function phoneDigits(text: string): string {
+  // "(0)" is the UK-style trunk prefix written inside an international number: +44 (0)20 ...
+  const digits = text.replace(/\(0\)/g, '').replace(/[^0-9]/g, '').replace(/^0+/, '');
+  if (digits.length < 7 || digits.length > 15) throw new FilterInputError('needs a phone number with country code (7 to 15 digits, E.164)');
+  return digits;
+}
 
 /** Amount × 100, rounded half away from zero on the decimal text, so 1.005 gives 101 and not 100. */
 function minorUnits(value: Scalar): number {
@@ -306,6 +364,51 @@ function renderHeaders(context: Context): Record<string, string> {
   return headers;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Authentication and signature
+
+/** A credential that renders empty fails the render: the request would only be refused. */
+function credentialText(template: TemplateString, path: string, context: Context): string {
+  const rendered = renderText(template, context, path);
+  if (!rendered.ok) fail(context, path, `${rendered.missing.text} is needed to authenticate but is missing`);
+  if (rendered.text === '') fail(context, path, 'the credential is empty');
+  if (/[\r\n\0]/.test(rendered.text)) fail(context, path, 'the credential contains a line break or NUL');
+  return rendered.text;
+}
+
+function setAuthParam(url: URL, context: Context): void {
+  const { auth } = context.template.request;
+  if (auth.type !== 'query') return;
+  if (url.searchParams.has(auth.param)) fail(context, 'request.auth.param', `parameter "${auth.param}" is also in request.query; keep one`);
+  url.searchParams.set(auth.param, credentialText(auth.value, 'request.auth.value', context));
+}
+
+function addAuthHeader(headers: Record<string, string>, context: Context): void {
+  const { auth } = context.template.request;
+  if (auth.type === 'basic') {
+    const user = credentialText(auth.user, 'request.auth.user', context);
+    const password = credentialText(auth.password, 'request.auth.password', context);
+    // RFC 7617 §2: the user-id cannot contain a colon, which separates it from the password.
+    if (user.includes(':')) fail(context, 'request.auth.user', 'a Basic auth user cannot contain ":"');
+    headers.Authorization = `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+  } else if (auth.type === 'bearer') {
+    headers.Authorization = `Bearer ${credentialText(auth.token, 'request.auth.token', context)}`;
+  } else if (auth.type === 'header') {
+    headers[auth.name] = credentialText(auth.value, 'request.auth.value', context);
+  }
+}
+
+/** HMAC of `${unix seconds}.${body}`, keyed with the rendered secret; see RequestSignature. */
+function addSignature(signature: RequestSignature, body: string, headers: Record<string, string>, context: Context): void {
+  const key = credentialText(signature.secret, 'request.signature.secret', context);
+  const timestamp = String(Math.floor(context.now.getTime() / 1000));
+  const mac = createHmac(signature.algorithm, key).update(`${timestamp}.${body}`, 'utf8');
+  const digest = mac.digest();
+  const tokens = { hex: digest.toString('hex'), base64: digest.toString('base64'), timestamp };
+  headers[signature.header] = signature.format.map((part) => (typeof part === 'string' ? part : tokens[part.token])).join('');
+  if (signature.timestampHeader !== undefined) headers[signature.timestampHeader] = timestamp;
+}
+
 function renderBody(context: Context, headers: Record<string, string>): string | undefined {
   const body = context.template.request.body;
   if (!body) return undefined;
@@ -323,20 +426,24 @@ const OMITTED = Symbol('omitted');
 
 /**
  * A string that is exactly one placeholder keeps its type, so `amount: "{value}"` sends a number;
- * a string mixing text and placeholders is text. Missing or empty values leave the field out.
+ * a string mixing text and placeholders is text. Missing or empty values leave the field out, and
+ * a list or object emptied that way is left out too (`"page": {}` is noise some APIs refuse); one
+ * written empty in the template is kept.
  */
 function renderJson(node: JsonTemplate, context: Context): unknown {
   switch (node.kind) {
     case 'literal':
       return node.value;
-    case 'array':
-      return node.items.map((item) => renderJson(item, context)).filter((item) => item !== OMITTED);
-    case 'object':
-      return Object.fromEntries(
-        node.entries
-          .map(([key, item]): [string, unknown] => [key, renderJson(item, context)])
-          .filter(([, item]) => item !== OMITTED),
-      );
+    case 'array': {
+      const items = node.items.map((item) => renderJson(item, context)).filter((item) => item !== OMITTED);
+      return items.length === 0 && node.items.length > 0 ? OMITTED : items;
+    }
+    case 'object': {
+      const entries = node.entries
+        .map(([key, item]): [string, unknown] => [key, renderJson(item, context)])
+        .filter(([, item]) => item !== OMITTED);
+      return entries.length === 0 && node.entries.length > 0 ? OMITTED : Object.fromEntries(entries);
+    }
     case 'string':
       return renderJsonString(node.template, node.path, context);
   }

@@ -19,7 +19,8 @@ function editDistance(a: string, b: string): number {
 function nearness(word: string, candidate: string): number {
   const [a, b] = [word.toLowerCase(), candidate.toLowerCase()];
   const extends_ = Math.min(a.length, b.length) >= 3 && (a.startsWith(b) || b.startsWith(a));
-  return extends_ ? 1 : editDistance(a, b);
+  // 1.5, not 1: a one-letter typo ("sha256_mail" for "sha256_email") beats a mere extension ("sha256").
+  return extends_ ? Math.min(1.5, editDistance(a, b)) : editDistance(a, b);
 }
 
 /** The closest candidate (case-insensitive), or undefined when none is close. */

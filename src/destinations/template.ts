@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { OUTCOMES, type Outcome } from './outcome.js';
+import { didYouMean } from './suggest.js';
 
 // ---------------------------------------------------------------------------------------------
 // Vocabulary
@@ -19,10 +20,26 @@ export const BUILTIN_VARIABLES = [
   'user_id',
   'page_location',
   'now',
+  'click_time',
+  'conversion_time',
 ] as const;
 export type BuiltinVariable = (typeof BUILTIN_VARIABLES)[number];
 
-export const FILTERS = ['decimal2', 'cents', 'upper', 'lower', 'iso_time', 'unix_time', 'sha256'] as const;
+export const FILTERS = [
+  'decimal2',
+  'cents',
+  'upper',
+  'lower',
+  'iso_time',
+  'unix_time',
+  'unix_ms',
+  'unix_micros',
+  'yyyymmdd_hhmm',
+  'sha256',
+  'sha256_email',
+  'sha256_phone',
+  'sha256_phone_e164',
+] as const;
 export type FilterName = (typeof FILTERS)[number];
 
 export const SETTING_TYPES = ['string', 'url', 'host'] as const;
@@ -57,6 +74,44 @@ const FieldValueSchema = z.union([z.string(), z.number(), z.boolean()], {
 });
 const FieldMapSchema = z.record(z.string(), FieldValueSchema);
 
+const AuthSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ type: z.literal('none') }),
+    z.strictObject({ type: z.literal('basic'), user: z.string().min(1), password: z.string().min(1) }),
+    z.strictObject({ type: z.literal('bearer'), token: z.string().min(1) }),
+    z.strictObject({ type: z.literal('header'), name: z.string().min(1), value: z.string().min(1) }),
+    z.strictObject({ type: z.literal('query'), param: z.string().min(1), value: z.string().min(1) }),
+  ],
+  { error: (issue) => authTypeMessage(issue.input) },
+);
+
+const AUTH_TYPES = ['none', 'basic', 'bearer', 'header', 'query'];
+
+function authTypeMessage(input: unknown): string {
+  const type = input !== null && typeof input === 'object' ? (input as Record<string, unknown>).type : undefined;
+  if (type === undefined) return `missing: auth.type, one of ${AUTH_TYPES.join(', ')}`;
+  return `${JSON.stringify(type)} is not an auth type; use one of ${AUTH_TYPES.join(', ')}${didYouMean(String(type), AUTH_TYPES)}`;
+}
+
+export const SIGNATURE_ALGORITHMS = ['sha256', 'sha512'] as const;
+
+const SignatureSchema = z.strictObject({
+  header: z.string().min(1),
+  timestampHeader: z.string().min(1).optional(),
+  secret: z.string({
+    error: (issue) =>
+      issue.input === undefined ? 'missing: the HMAC key, e.g. secret: "{settings.signing_secret}"' : 'expected text',
+  }),
+  algorithm: z.enum(SIGNATURE_ALGORITHMS).default('sha256'),
+  format: z.string().min(1).default('{hex}'),
+});
+
+const RetrySchema = z.strictObject({
+  delaysSeconds: z.array(z.number().positive()).min(1, 'give at least one delay in seconds, e.g. [30, 120, 600, 3600]').max(50),
+  maxAgeHours: z.number().positive().max(24 * 400),
+});
+
 const RequestSchema = z.strictObject({
   method: z.enum(['GET', 'POST']).default('GET'),
   url: z.string({
@@ -70,6 +125,8 @@ const RequestSchema = z.strictObject({
   form: FieldMapSchema.optional(),
   json: z.json().optional(),
   headers: z.record(z.string(), z.union([z.string(), z.number()])).default({}),
+  auth: AuthSchema.default({ type: 'none' }),
+  signature: SignatureSchema.optional(),
   timeoutMs: z.number().int().min(100).max(60_000).default(8000),
 });
 
@@ -82,6 +139,7 @@ export const JsonConditionSchema = z.strictObject({
   path: z.string().min(1),
   equals: JsonScalarSchema.optional(),
   notEquals: JsonScalarSchema.optional(),
+  atLeast: z.number().optional(),
 });
 
 const WhenSchema = z
@@ -101,19 +159,30 @@ export const TemplateFileSchema = z.strictObject({
   kind: z.enum(['affiliate', 'platform']),
   verified: z.boolean(),
   docs: z.array(z.string()).default([]),
-  capture: CaptureSchema,
+  capture: CaptureSchema.optional(),
   settings: z.record(z.string(), SettingSchema).default({}),
   request: RequestSchema,
   response: z.array(ResponseRuleSchema).default([]),
+  retry: RetrySchema.optional(),
 });
 export type TemplateFile = z.infer<typeof TemplateFileSchema>;
 
 /** Every field name the format knows, for "did you mean" on a misspelt key. */
 export const TEMPLATE_FIELD_NAMES: readonly string[] = [
   ...new Set(
-    [TemplateFileSchema, CaptureSchema, SettingSchema, RequestSchema, ResponseRuleSchema, WhenSchema, JsonConditionSchema].flatMap(
-      (schema) => Object.keys(schema.shape),
-    ),
+    [
+      TemplateFileSchema,
+      CaptureSchema,
+      SettingSchema,
+      RequestSchema,
+      SignatureSchema,
+      RetrySchema,
+      ResponseRuleSchema,
+      WhenSchema,
+      JsonConditionSchema,
+    ]
+      .flatMap((schema) => Object.keys(schema.shape))
+      .concat(AuthSchema.options.flatMap((schema) => Object.keys(schema.shape))),
   ),
 ];
 
@@ -183,10 +252,34 @@ export interface SettingSpec {
 
 export type StatusMatcher = { kind: 'exact'; code: number } | { kind: 'class'; digit: number };
 
-export interface JsonCondition {
-  path: string[];
-  op: 'equals' | 'notEquals';
-  value: string | number | boolean | null;
+export type JsonCondition =
+  | { path: string[]; op: 'equals' | 'notEquals'; value: string | number | boolean | null }
+  | { path: string[]; op: 'atLeast'; value: number };
+
+/**
+ * How the request authenticates. Credentials are template strings (usually a secret setting) and
+ * are never optional at render time: a request sent without them would only be refused.
+ */
+export type RequestAuth =
+  | { type: 'none' }
+  | { type: 'basic'; user: TemplateString; password: TemplateString }
+  | { type: 'bearer'; token: TemplateString }
+  | { type: 'header'; name: string; value: TemplateString }
+  | { type: 'query'; param: string; value: TemplateString };
+
+/** One piece of a signature header's format: literal text or a computed value. */
+export type SignaturePart = string | { token: 'hex' | 'base64' | 'timestamp' };
+
+/**
+ * An HMAC over `${timestamp}.${body}`, where timestamp is the render time in whole Unix seconds and
+ * body the exact bytes sent; the same scheme as Stripe's and Svix's webhook signatures.
+ */
+export interface RequestSignature {
+  header: string;
+  timestampHeader?: string;
+  secret: TemplateString;
+  algorithm: (typeof SIGNATURE_ALGORITHMS)[number];
+  format: SignaturePart[];
 }
 
 export interface ResponseRule {
@@ -211,11 +304,15 @@ export interface Template {
     query: TemplateField[];
     body?: RequestBody;
     headers: Array<{ name: string; value: TemplateString }>;
+    auth: RequestAuth;
+    signature?: RequestSignature;
     /** Variables that must be present; for kind affiliate, click_id always is. */
     required: VariableRef[];
     timeoutMs: number;
   };
   response: ResponseRule[];
+  /** The network's own retry schedule and give-up age; the relay's default applies when absent. */
+  retry?: { delaysSeconds: number[]; maxAgeHours: number };
 }
 
 export interface Problem {
