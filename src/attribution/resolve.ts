@@ -3,7 +3,8 @@ import type { Destination } from '../destinations/destination.js';
 import type { FoundClick, FoundClicks } from '../store/types.js';
 import { refusalReason } from './capture.js';
 
-export type ClickSource = 'explicit' | 'visitor' | 'client';
+/** `none`: an ad-platform destination, which receives every conversion, clicked or not. */
+export type ClickSource = 'explicit' | 'visitor' | 'client' | 'none';
 
 export type Attribution =
   | { kind: 'send'; destination: Destination; clickId: string; source: ClickSource; capturedAt: number | undefined }
@@ -54,7 +55,11 @@ function attributeGroup(
     undefined,
   );
   return members.map((destination): Attribution => {
-    if (!winner) return { kind: 'no_click', destination, reason: noClickReason(input, destination) };
+    if (!winner) {
+      // Ad-platform APIs take every conversion and match it themselves (client ID, hashed user data).
+      if (destination.template.kind === 'platform') return { kind: 'send', destination, clickId: '', source: 'none', capturedAt: undefined };
+      return { kind: 'no_click', destination, reason: noClickReason(input, destination) };
+    }
     if (winner.destination !== destination.id) {
       return {
         kind: 'no_click',

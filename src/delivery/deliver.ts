@@ -60,6 +60,7 @@ export async function deliverJob(claimed: ClaimedJob, deps: DeliveryDeps): Promi
       event: job.event,
       clickId: job.clickId,
       settings: destination.settings,
+      conversionAt: job.acceptedAt,
       ...(job.clickCapturedAt !== undefined ? { clickCapturedAt: job.clickCapturedAt } : {}),
     });
   } catch (err) {

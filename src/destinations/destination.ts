@@ -76,7 +76,8 @@ export function bindDestinations(
 function bindOne(config: DestinationConfig, template: Template, where: string, envValues: readonly string[]): Destination {
   const settings = resolveSettings(template, config.settings, `${where}.settings`);
   const fromEnv = envValues.filter((value) => Object.values(settings).some((setting) => setting.includes(value)));
-  const delaysSeconds = config.retry?.delaysSeconds ?? DEFAULT_RETRY_DELAYS_SECONDS;
+  // The operator's choice, else the network's own policy (its template), else the relay's default.
+  const delaysSeconds = config.retry?.delaysSeconds ?? template.retry?.delaysSeconds ?? DEFAULT_RETRY_DELAYS_SECONDS;
   return {
     id: config.id,
     template,
@@ -92,7 +93,7 @@ function bindOne(config: DestinationConfig, template: Template, where: string, e
     secrets: [...new Set([...secretSettingValues(template, settings), ...fromEnv])],
     retry: {
       delaysMs: delaysSeconds.map((s) => s * 1000),
-      maxAgeMs: (config.retry?.maxAgeHours ?? DEFAULT_MAX_AGE_HOURS) * 3_600_000,
+      maxAgeMs: (config.retry?.maxAgeHours ?? template.retry?.maxAgeHours ?? DEFAULT_MAX_AGE_HOURS) * 3_600_000,
     },
     timeoutMs: config.timeoutMs ?? template.request.timeoutMs,
     maxConcurrency: config.maxConcurrency,

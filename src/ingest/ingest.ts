@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { captureClicks } from '../attribution/capture.js';
 import { dedupKeyFor } from '../attribution/dedup-key.js';
-import { attributeConversion, type Attribution } from '../attribution/resolve.js';
+import { attributeConversion, type Attribution, type ClickSource } from '../attribution/resolve.js';
 import type { Destination } from '../destinations/destination.js';
 import type { RelayEvent } from '../events/event.js';
 import type { Logger } from '../log.js';
@@ -151,10 +151,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       await appendLog({ ...base, click_id: decision.clickId, status: 'expired_click', reason });
       return;
     }
-    trace.steps.push({
-      stage: 'attribution', destination, decision: 'attributed',
-      detail: `click ${decision.clickId} (${decision.source === 'explicit' ? 'explicit click_id on the event' : `stored under the ${decision.source === 'client' ? 'GA4 client_id' : 'visitor cookie'}`})`,
-    });
+    trace.steps.push({ stage: 'attribution', destination, decision: 'attributed', detail: attributionDetail(decision.clickId, decision.source) });
     const job = {
       id: newJobId(),
       destination,
@@ -164,7 +161,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       clickCapturedAt: decision.capturedAt,
       acceptedAt: deps.now(),
     };
-    const dedupKey = dedupKeyFor(destination, event, decision.clickId);
+    const dedupKey = dedupKeyFor(destination, event, decision.clickId, job.id);
     const result = await deps.store.outbox.accept(job, dedupKey, deps.dedupTtlMs);
     if (!result.accepted) {
       const reason =
@@ -206,6 +203,12 @@ function withBrowserFacts(event: RelayEvent, facts: BrowserFacts | undefined): R
     if (value && params[name] === undefined) params[name] = value;
   }
   return { ...event, params };
+}
+
+function attributionDetail(clickId: string, source: ClickSource): string {
+  if (source === 'none') return 'no click: an ad-platform destination receives every conversion';
+  if (source === 'explicit') return `click ${clickId} (explicit click_id on the event)`;
+  return `click ${clickId} (stored under the ${source === 'client' ? 'GA4 client_id' : 'visitor cookie'})`;
 }
 
 function refsOf(

@@ -49,7 +49,7 @@ export interface ConversionJob {
   destination: string;
   event: RelayEvent;
   clickId: string;
-  clickSource: 'explicit' | 'visitor' | 'client';
+  clickSource: 'explicit' | 'visitor' | 'client' | 'none';
   clickCapturedAt: number | undefined;
   acceptedAt: number;
 }

@@ -231,6 +231,26 @@ describe('capture and conversion, end to end on Redis', () => {
     assert.ok(!relay.logLines.join('\n').includes('tok-9f8e7d6c5b'));
   });
 
+  test('an ad-platform destination receives every conversion, clicked or not (dry run: nothing leaves)', async (t) => {
+    const ga4 = {
+      id: 'ga4', template: 'ga4-measurement-protocol', mode: 'dry_run',
+      settings: { measurement_id: 'G-TEST12345', api_secret: 'ga4-secret-abcdef' },
+    };
+    const relay = await startRelay(t, { redisUrl: redis.url, config: { destinations: [cakeDestination(sink.baseUrl), ga4] } });
+    const browser = new Browser(relay.url);
+    // No landing at all: the affiliate network has nothing to be paid for, GA4 still gets the sale.
+    await browser.request('/g/collect?v=2&tid=G-TEST12345&cid=777.888&en=purchase&ep.transaction_id=ORDER-GA4&epn.value=20&cu=EUR', { method: 'POST' });
+    const log = await relay.waitForLog((e) => e.some((x) => x.status === 'dry_run'));
+    const ga4Entry = log.find((x) => x.destination === 'ga4') as { status: string; request: { url: string; body: string } };
+    assert.equal(ga4Entry.status, 'dry_run');
+    assert.match(ga4Entry.request.url, /^https:\/\/www\.google-analytics\.com\/mp\/collect\?measurement_id=G-TEST12345&api_secret=<redacted>$/);
+    const body = JSON.parse(ga4Entry.request.body) as { client_id: string; events: Array<{ name: string; params: { transaction_id: string; value: number } }> };
+    assert.equal(body.client_id, '777.888');
+    assert.deepEqual([body.events[0]!.name, body.events[0]!.params.transaction_id, body.events[0]!.params.value], ['purchase', 'ORDER-GA4', 20]);
+    assert.equal((await relay.postbacks({ destination: 'cake', transaction_id: 'ORDER-GA4' }))[0]!.status, 'no_click');
+    assert.equal(sink.requests.length, 0);
+  });
+
   test('the network answers 503 twice, then success: delivered once, each attempt logged', async (t) => {
     sink.script = (_req, i) => (i < 2 ? { status: 503, body: 'Service Unavailable' } : CAKE_SUCCESS);
     const relay = await startRelay(t, { redisUrl: redis.url, config: { destinations: [cakeDestination(sink.baseUrl)] } });

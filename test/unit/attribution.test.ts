@@ -117,11 +117,12 @@ describe('attribution', () => {
 describe('dedup key', () => {
   test('destination + transaction ID; without one, destination + click + event name', () => {
     const purchase = event({ event_name: 'purchase', transaction_id: 'T-1' });
-    assert.equal(dedupKeyFor('cake', purchase, 'c1'), dedupKeyFor('cake', purchase, 'c2'));
-    assert.notEqual(dedupKeyFor('cake', purchase, 'c1'), dedupKeyFor('tracker', purchase, 'c1'));
+    assert.equal(dedupKeyFor('cake', purchase, 'c1', 'j1'), dedupKeyFor('cake', purchase, 'c2', 'j2'));
+    assert.notEqual(dedupKeyFor('cake', purchase, 'c1', 'j1'), dedupKeyFor('tracker', purchase, 'c1', 'j1'));
     const lead = event({ event_name: 'generate_lead' });
-    assert.notEqual(dedupKeyFor('cake', lead, 'c1'), dedupKeyFor('cake', lead, 'c2'));
-    assert.notEqual(dedupKeyFor('cake', lead, 'c1'), dedupKeyFor('cake', event({ event_name: 'sign_up' }), 'c1'));
-    assert.doesNotMatch(dedupKeyFor('cake', purchase, 'c1'), /T-1/, 'no order ID in key names');
+    assert.notEqual(dedupKeyFor('cake', lead, 'c1', 'j1'), dedupKeyFor('cake', lead, 'c2', 'j2'));
+    assert.notEqual(dedupKeyFor('cake', lead, 'c1', 'j1'), dedupKeyFor('cake', event({ event_name: 'sign_up' }), 'c1', 'j1'));
+    assert.doesNotMatch(dedupKeyFor('cake', purchase, 'c1', 'j1'), /T-1/, 'no order ID in key names');
+    assert.notEqual(dedupKeyFor('ga4', lead, '', 'j1'), dedupKeyFor('ga4', lead, '', 'j2'), 'nothing to dedup on: each job is its own');
   });
 });
