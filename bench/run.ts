@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { createLogger } from '../src/log.js';
 import { createRedisStore } from '../src/store/redis/index.js';
-import type { ConversionJob, Store } from '../src/store/types.js';
+import type { Store } from '../src/store/types.js';
 import { createVisitorCookies } from '../src/visitor/cookie.js';
 import { freePort, startRedis, type RedisServer } from '../test/helpers/redis-server.js';
 import type { LoadResult, LoadSpec } from './load.js';
@@ -21,7 +21,6 @@ const SMOKE = process.argv.includes('--smoke');
 const DURATION_S = SMOKE ? 2 : 10;
 const CONNECTIONS = 50;
 const LANDINGS_FOR_MEMORY = SMOKE ? 20_000 : 1_000_000;
-const OUTBOX_FILL = SMOKE ? 2_000 : 20_000;
 const COLD_STARTS = SMOKE ? 3 : 10;
 const STEADY_RATE = 500;
 const SECRET = 'benchmark-cookie-secret-0123456789';
@@ -41,22 +40,26 @@ async function main(): Promise<void> {
   const store = await openStore(redis.url);
   const cookiesFile = await prepareVisitors(store);
 
+  // Mixed traffic: one relay process doing everything, its worker delivering the 1 % purchases.
   let relay = await startRelay(redis.url, configPath, 'all');
   const bare = await load({ url: `http://127.0.0.1:${barePort}`, shape: 'bare', connections: CONNECTIONS, durationS: DURATION_S, prefix: 'bare' });
   const mixed = await load({ url: relay.url, shape: 'mixed', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: 'mix' });
+  await waitForBacklog(store, 0, 120_000);
+  await stop(relay.child);
+
+  // Conversions: intake alone (RELAY_MODE=web); the outbox takes the burst, and delivering it is
+  // the next figure, from the outbox this run filled.
+  relay = await startRelay(redis.url, configPath, 'web');
   const conversions = await load({ url: relay.url, shape: 'conversions', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: 'conv' });
-  // The conversions above are still being delivered: let the worker finish before measuring latency.
-  await waitForBacklog(store, 0, 300_000);
+  await stop(relay.child);
+  const delivery = await drainOutbox(store, redis.url, configPath, sink);
+
+  relay = await startRelay(redis.url, configPath, 'all');
   const halfRate = Math.round(mixed.rps / 2);
   const atHalf = await load({ url: relay.url, shape: 'mixed', connections: CONNECTIONS, durationS: DURATION_S, rate: halfRate, cookiesFile, prefix: 'half' });
   await waitForBacklog(store, 0, 120_000);
-
   const steady = await enqueueToDelivered(relay.url, sink, cookiesFile);
   const relayRss = rssOf(relay.child);
-  await stop(relay.child);
-
-  const delivery = await deliveryThroughput(store, redis.url, configPath, sink);
-  relay = await startRelay(redis.url, configPath, 'all');
   await stop(relay.child);
 
   const memory = await bytesPerLanding(configPath);
@@ -101,9 +104,9 @@ function printTable(r: Results): void {
   console.log(`|${'-'.repeat(44)}|${'-'.repeat(30)}|${'-'.repeat(18)}|--------|`);
   row('bare node:http 204', `${r.bare.rps} req/s, p99 ${r.bare.p99Ms} ms`, '(reference)', true);
   row('mixed traffic vs bare', `${r.mixed.rps} req/s = ${r.mixed.ratioToBare.toFixed(2)}, p50 ${r.mixed.p50Ms} / p99 ${r.mixed.p99Ms} ms`, '≥ 0.50', r.mixed.ratioToBare >= 0.5);
-  row('conversions only vs bare', `${r.conversions.rps} req/s = ${r.conversions.ratioToBare.toFixed(2)}, p50 ${r.conversions.p50Ms} / p99 ${r.conversions.p99Ms} ms`, '≥ 0.35', r.conversions.ratioToBare >= 0.35);
+  row('conversions only (intake) vs bare', `${r.conversions.rps} req/s = ${r.conversions.ratioToBare.toFixed(2)}, p50 ${r.conversions.p50Ms} / p99 ${r.conversions.p99Ms} ms`, '≥ 0.35', r.conversions.ratioToBare >= 0.35);
   row(`p99 at half of max (${r.latencyAtHalfMax.rate} req/s)`, `${r.latencyAtHalfMax.p99Ms} ms`, '≤ 10 ms', r.latencyAtHalfMax.p99Ms <= 10);
-  row('delivery to a local sink', `${r.delivery.postbacksPerSecond} postbacks/s`, '≥ 5,000/s', r.delivery.postbacksPerSecond >= 5000);
+  row('delivery from a filled outbox to a local sink', `${r.delivery.postbacksPerSecond} postbacks/s`, '≥ 5,000/s', r.delivery.postbacksPerSecond >= 5000);
   row(`enqueue → delivered p99 at ${STEADY_RATE}/s`, `${r.delivery.enqueueToDeliveredP99Ms} ms`, '(reported)', true);
   row('Redis per landing (both keys, TTLs)', `${r.memory.bytesPerLanding} bytes`, '≤ 250 bytes', r.memory.bytesPerLanding <= 250);
   row('relay RSS at the end of the load', `${r.memory.relayRssMiB} MiB`, '(reported)', true);
@@ -160,34 +163,17 @@ async function enqueueToDelivered(url: string, sink: string, cookiesFile: string
   return { p50: at(0.5), p99: at(0.99) };
 }
 
-/** Fills the outbox while no worker runs, then starts one and times the drain at the sink. */
-async function deliveryThroughput(store: Store, redisUrl: string, configPath: string, sink: string) {
+/** Starts a delivery-only relay on the outbox the conversions run filled, and times the drain at the sink. */
+async function drainOutbox(store: Store, redisUrl: string, configPath: string, sink: string) {
+  const queued = await store.outbox.backlog();
   await fetch(`${sink}/reset`);
-  const now = Date.now();
-  for (let batch = 0; batch < OUTBOX_FILL / 1_000; batch++) {
-    await Promise.all(Array.from({ length: 1_000 }, (_, i) => {
-      const n = batch * 1_000 + i;
-      const job: ConversionJob = {
-        id: `fill-${n}`, destination: 'cake',
-        event: { event_name: 'purchase', transaction_id: `FILL-${n}`, value: 10, currency: 'EUR', params: {} },
-        clickId: `fill-click-${n}`.padEnd(32, 'x'), clickSource: 'visitor', clickCapturedAt: now, acceptedAt: now,
-      };
-      return store.outbox.accept(job, `fill-${n}`, 86_400_000);
-    }));
-  }
-  const started = Date.now();
   const worker = await startRelay(redisUrl, configPath, 'worker');
-  let received = 0;
-  while (received < OUTBOX_FILL && Date.now() - started < 300_000) {
-    await sleep(50);
-    received = ((await (await fetch(`${sink}/stats`)).json()) as { received: number }).received;
-  }
-  const stats = (await (await fetch(`${sink}/stats`)).json()) as { arrivals: Record<string, number> };
-  const times = Object.values(stats.arrivals);
-  const first = Math.min(...times);
-  const last = Math.max(...times);
+  await waitForBacklog(store, 0, 600_000);
+  const stats = (await (await fetch(`${sink}/stats`)).json()) as { received: number; arrivals: Record<string, number> };
   await stop(worker.child);
-  return { filled: OUTBOX_FILL, delivered: received, postbacksPerSecond: Math.round(received / Math.max(0.001, (last - first) / 1000)) };
+  const times = Object.values(stats.arrivals);
+  const seconds = Math.max(0.001, (Math.max(...times) - Math.min(...times)) / 1000);
+  return { queued, delivered: stats.received, postbacksPerSecond: Math.round(stats.received / seconds) };
 }
 
 /**

@@ -52,7 +52,10 @@ export interface Relay {
 export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
   const { logger } = options;
   const now = options.now ?? Date.now;
-  const templates = loadTemplates(options.templatesDir ?? BUNDLED_TEMPLATES_DIR);
+  const templates = loadTemplates(
+    options.templatesDir ?? BUNDLED_TEMPLATES_DIR,
+    new Set(config.file.destinations.map((d) => d.template)),
+  );
   const destinations = bindDestinations(config.file.destinations, templates, config.configPath, config.secretValues);
   const store = createStore(config.redisUrl, { logMaxEntries: config.file.postbackLog.maxEntries, log: logger, now });
   const metrics = createMetrics(() => store.outbox.backlog());

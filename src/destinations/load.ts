@@ -38,10 +38,22 @@ function findBundledTemplatesDir(start: string): string {
 }
 
 /** Every `*.yaml` in `dir`, keyed by template id (the file name without `.yaml`). */
-export function loadTemplates(dir: string): Map<string, Template> {
+/**
+ * Loads and checks the templates in `dir`; with `only`, just those (startup compiles what the config
+ * uses, and names a missing one with the closest that exists).
+ */
+export function loadTemplates(dir: string, only?: ReadonlySet<string>): Map<string, Template> {
   const templates = new Map<string, Template>();
   const failures: string[] = [];
-  for (const entry of listTemplateFiles(dir)) {
+  const entries = listTemplateFiles(dir);
+  const available = entries.filter((e) => e.endsWith(TEMPLATE_EXTENSION)).map((e) => e.slice(0, -TEMPLATE_EXTENSION.length));
+  for (const id of only ?? []) {
+    if (!available.includes(id)) {
+      failures.push(`no template "${id}" in ${dir}${didYouMean(id, available)} (known: ${available.sort().join(', ')})`);
+    }
+  }
+  for (const entry of entries) {
+    if (only && !only.has(entry.slice(0, -TEMPLATE_EXTENSION.length))) continue;
     const path = join(dir, entry);
     if (!entry.endsWith(TEMPLATE_EXTENSION)) {
       failures.push(describeFailure(path, [{ path: '', message: `template files end in ${TEMPLATE_EXTENSION}; rename it` }]));

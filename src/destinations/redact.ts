@@ -38,8 +38,17 @@ export function redactText(secrets: readonly string[], text: string): string {
   return secretForms(secrets).reduce((result, form) => result.split(form).join(REDACTED), text);
 }
 
+/** A destination's list is fixed once bound: its encoded forms are worked out once, not per postback. */
+const formsOf = new WeakMap<readonly string[], string[]>();
+
 /** Each secret in every encoding it may take in a request, longest first so none is left half-hidden. */
 function secretForms(secrets: readonly string[]): string[] {
+  let known = formsOf.get(secrets);
+  if (!known) formsOf.set(secrets, (known = encodedForms(secrets)));
+  return known;
+}
+
+function encodedForms(secrets: readonly string[]): string[] {
   const forms = new Set<string>();
   for (const value of secrets) {
     if (value === '') continue;

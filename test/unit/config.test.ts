@@ -102,3 +102,9 @@ test('with Redis, instances must share a cookie secret: startup refuses a genera
   assert.doesNotThrow(() => assertSharedCookieSecret(missing, false), 'a delivery-only worker sets no cookies');
   assert.doesNotThrow(() => assertSharedCookieSecret(loadConfig({}), true), 'one process on the memory store may generate its own');
 });
+
+test('startup compiles only the templates the config names, and a misspelt one is named with the fix', () => {
+  const only = loadTemplates(BUNDLED_TEMPLATES_DIR, new Set(['cake-pashx']));
+  assert.deepEqual([...only.keys()], ['cake-pashx']);
+  assert.throws(() => loadTemplates(BUNDLED_TEMPLATES_DIR, new Set(['cake-api-v3'])), /no template "cake-api-v3".*did you mean cake-api-v2\?/);
+});

@@ -31,26 +31,27 @@ export function createRedisOutbox(connections: RedisConnections, log: Logger): O
     groupReady = true;
   }
 
+  /** Loads a claimed batch's jobs together: auto-pipelining sends the whole batch in one round trip. */
   async function loadClaimed(entries: StreamEntry[]): Promise<ClaimedJob[]> {
-    const claimed: ClaimedJob[] = [];
-    for (const [receipt, fields] of entries) {
-      const jobId = fields[fields.indexOf('job') + 1];
-      if (!jobId) continue;
-      const jobKey = keys.job(jobId);
-      const [[payload, since], attempts] = await Promise.all([
-        worker.hmget(jobKey, 'job', 'since'),
-        worker.hincrby(jobKey, 'attempts', 1),
-      ]);
-      if (!payload) {
-        // The job record expired while its entry waited (far past any retry age): nothing to send.
-        log.error({ job_id: jobId }, 'outbox.job_missing');
-        await worker.completeJob(keys.outbox, jobKey, receipt, CONSUMER_GROUP, 'missing', Date.now(), 1);
-        continue;
-      }
-      const job = JSON.parse(payload) as ConversionJob;
-      claimed.push({ job, attempt: attempts, since: since ? Number(since) : job.acceptedAt, receipt });
+    const loaded = await Promise.all(entries.map(([receipt, fields]) => loadOne(receipt, fields[fields.indexOf('job') + 1])));
+    return loaded.filter((claimed): claimed is ClaimedJob => claimed !== undefined);
+  }
+
+  async function loadOne(receipt: string, jobId: string | undefined): Promise<ClaimedJob | undefined> {
+    if (!jobId) return undefined;
+    const jobKey = keys.job(jobId);
+    const [[payload, since], attempts] = await Promise.all([
+      worker.hmget(jobKey, 'job', 'since'),
+      worker.hincrby(jobKey, 'attempts', 1),
+    ]);
+    if (!payload) {
+      // The job record expired while its entry waited (far past any retry age): nothing to send.
+      log.error({ job_id: jobId }, 'outbox.job_missing');
+      await worker.completeJob(keys.outbox, jobKey, receipt, CONSUMER_GROUP, 'missing', Date.now(), 1);
+      return undefined;
     }
-    return claimed;
+    const job = JSON.parse(payload) as ConversionJob;
+    return { job, attempt: attempts, since: since ? Number(since) : job.acceptedAt, receipt };
   }
 
   async function notDeadReason(jobId: string): Promise<string> {
