@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomId } from '../ids.js';
 import { captureClicks } from '../attribution/capture.js';
 import { dedupKeyFor } from '../attribution/dedup-key.js';
 import { attributeConversion, type Attribution, type ClickSource } from '../attribution/resolve.js';
@@ -246,5 +246,5 @@ function hours(ms: number): string {
 }
 
 function newJobId(): string {
-  return `${Date.now().toString(36)}-${randomBytes(6).toString('base64url')}`;
+  return `${Date.now().toString(36)}-${randomId(6)}`;
 }

@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { randomId } from '../ids.js';
 
 export interface VisitorCookieOptions {
   name: string;
@@ -23,7 +24,7 @@ const SIGNATURE_BYTES = 16;
  * Verdicts on cookie values and derived IDs are remembered: most hits come from visitors seen
  * moments ago, and an HMAC per hit is a large share of a page view's cost. Bounded, then reset.
  */
-const MEMO_ENTRIES = 100_000;
+const MEMO_ENTRIES = 20_000;
 const ID_BYTES = 16;
 const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
@@ -109,7 +110,7 @@ function sign(secret: string, id: string): Buffer {
 }
 
 function newVisitorId(): string {
-  return randomBytes(ID_BYTES).toString('base64url');
+  return randomId(ID_BYTES);
 }
 
 /** Finds one cookie (`prefix` is "name=") without parsing the whole header: the hot path reads only a few. */
