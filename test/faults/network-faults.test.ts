@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { after, before, beforeEach, test } from 'node:test';
+import { after, afterEach, before, beforeEach, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { ADMIN_TOKEN } from '../helpers/relay.js';
@@ -18,11 +18,11 @@ before(async () => {
 after(async () => {
   await redis.stop();
 });
-beforeEach(async (t) => {
+beforeEach(async () => {
   await redis.flush();
   network = await new DedupingNetwork().start();
-  t.after(() => network.stop());
 });
+afterEach(() => network.stop());
 
 const admin = (url: string, path: string, body?: unknown) =>
   fetch(url + path, {

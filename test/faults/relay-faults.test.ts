@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, test } from 'node:test';
+import { after, afterEach, before, beforeEach, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import {
@@ -16,11 +16,11 @@ before(async () => {
 after(async () => {
   await redis.stop();
 });
-beforeEach(async (t) => {
+beforeEach(async () => {
   await redis.flush();
   network = await new DedupingNetwork().start();
-  t.after(() => network.stop());
 });
+afterEach(() => network.stop());
 
 /** A dead worker's jobs are taken over after 2 s here (production default: twice the longest timeout + 5 s). */
 const fastReclaim = (extra: Record<string, unknown> = {}) =>

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { Browser } from '../helpers/browser.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
@@ -18,11 +18,11 @@ before(async () => {
 after(async () => {
   await redis.stop();
 });
-beforeEach(async (t) => {
+beforeEach(async () => {
   await redis.flush();
   sink = await new Sink().start();
-  t.after(() => sink.stop());
 });
+afterEach(() => sink.stop());
 
 const conversionsAt = (s: Sink) => s.requests.filter((r) => r.url.pathname === '/api/2/conversion.json');
 
