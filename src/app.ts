@@ -55,7 +55,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const error = asRelayError(err);
     if (error.status === 500) deps.logger.error({ err: (err as Error)?.message }, 'app.unexpected_error');
-    deps.metrics.rejectedRequests.labels(error.code).inc();
+    deps.metrics.rejectedRequests(error.code).inc();
     if (error.status === 503) res.setHeader('retry-after', '1');
     res.status(error.status).json(errorBody(error));
   });

@@ -8,6 +8,15 @@ const SEVERITY: Record<string, string> = {
   trace: 'DEBUG', debug: 'DEBUG', info: 'INFO', warn: 'WARNING', error: 'ERROR', fatal: 'CRITICAL',
 };
 
+/**
+ * Standard output, written asynchronously: under load, lines that arrive while a write is in flight
+ * go out together in the next one, instead of a system call per line. The entry point flushes it
+ * on exit; a SIGKILL can lose the last few lines (the conversions themselves are in Redis).
+ */
+export function createStdout(): DestinationStream & { flushSync(): void } {
+  return pino.destination({ dest: 1, sync: false });
+}
+
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   return pino(
     {

@@ -1,5 +1,5 @@
 import { loadConfig, type RelayConfig } from './config/load.js';
-import { createLogger } from './log.js';
+import { createLogger, createStdout } from './log.js';
 import { createRelay, type Relay } from './relay.js';
 import { announceStartup, assertSharedCookieSecret } from './startup.js';
 
@@ -26,7 +26,9 @@ function main(): void {
   } catch (err) {
     fail('relay.config_invalid', err);
   }
-  const logger = createLogger(config.logLevel);
+  const stdout = createStdout();
+  process.on('exit', () => stdout.flushSync());
+  const logger = createLogger(config.logLevel, stdout);
   announceStartup(config, logger, 'server');
   let relay: Relay;
   try {

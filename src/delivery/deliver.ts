@@ -98,7 +98,7 @@ export async function deliverJob(claimed: ClaimedJob, deps: DeliveryDeps): Promi
     release?.();
   }
   gate?.record(verdict.outcome !== 'retry');
-  deps.metrics.postbackDuration.labels(destination.id).observe(durationMs / 1000);
+  deps.metrics.postbackDuration(destination.id).observe(durationMs / 1000);
   const hide = (text: string) => redactText(destination.secrets, text);
   const attempted: Entry = {
     ...base,
@@ -147,7 +147,7 @@ async function settle(claimed: ClaimedJob, deps: DeliveryDeps, entry: Entry): Pr
 
 async function record(deps: DeliveryDeps, entry: Entry): Promise<void> {
   const full: PostbackLogEntry = { at: new Date(deps.now()).toISOString(), ...entry };
-  deps.metrics.postbacks.labels(entry.destination, entry.status).inc();
+  deps.metrics.postbacks(entry.destination, entry.status).inc();
   const line = { ...full, response: undefined, request: undefined };
   if (entry.status === 'dead') deps.logger.error(line, 'postback.dead');
   else deps.logger.info(line, 'postback.attempt');

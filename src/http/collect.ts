@@ -79,7 +79,7 @@ function sendError(res: ServerResponse, err: unknown, deps: CollectDeps): void {
   const error = known ? err : new RelayError('RELAY_INTERNAL', 'the relay failed to process the request', 500);
   if (!known) deps.logger.error({ err: (err as Error)?.message, stack: (err as Error)?.stack }, 'collect.unexpected_error');
   else if (error.status >= 500) deps.logger.warn({ code: error.code, err: error.message }, 'collect.unavailable');
-  deps.metrics.rejectedRequests.labels(error.code).inc();
+  deps.metrics.rejectedRequests(error.code).inc();
   if (res.headersSent) {
     res.destroy();
     return;

@@ -64,13 +64,6 @@ export type Ingest = (hit: Hit) => Promise<HitResult>;
  */
 export function createIngest(deps: IngestDeps): Ingest {
   const converting = new Set(deps.destinations.flatMap((d) => [...d.conversionEvents]));
-  // prom-client hashes the label set on every labels() call; the hot path keeps its children.
-  const counters = new Map<ClientName, ReturnType<Metrics['events']['labels']>>();
-  const eventsCounter = (client: ClientName) => {
-    let counter = counters.get(client);
-    if (!counter) counters.set(client, (counter = deps.metrics.events.labels(client)));
-    return counter;
-  };
 
   return async function ingest(hit) {
     let setCookie = hit.visitor.issue;
@@ -85,7 +78,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         steps: [visitorStep(hit.visitor)],
       };
       traces.push(trace);
-      eventsCounter(hit.client).inc();
+      deps.metrics.events(hit.client).inc();
       const denied = adStorageDenied(event.consent);
       if (denied) {
         trace.steps.push({ stage: 'consent', decision: 'ad_storage denied', detail: 'no cookie set and no click ID stored for this event' });
@@ -111,7 +104,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         decision: note.accepted ? 'stored' : 'refused',
         detail: note.reason,
       });
-      deps.metrics.captures.labels(note.destination, note.accepted ? 'stored' : 'refused').inc();
+      deps.metrics.captures(note.destination, note.accepted ? 'stored' : 'refused').inc();
     }
     if (found.clicks.length === 0 && found.refused.length === 0) return false;
     const touched = new Set([...found.clicks, ...found.refused].map((c) => c.destination));
@@ -138,7 +131,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     const base = { destination, event_name: event.event_name, transaction_id: event.transaction_id };
     if (decision.kind === 'no_click') {
       trace.steps.push({ stage: 'attribution', destination, decision: 'no_click', detail: decision.reason });
-      deps.metrics.conversions.labels(destination, 'no_click').inc();
+      deps.metrics.conversions(destination, 'no_click').inc();
       await appendLog({ ...base, status: 'no_click', reason: decision.reason });
       return;
     }
@@ -147,7 +140,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         `the click from ${new Date(decision.capturedAt).toISOString()} is outside the ${hours(decision.destination.windowMs)} h ` +
         `session window by ${hours(decision.lateByMs)} h; not sent (the network would answer "Expired click_id")`;
       trace.steps.push({ stage: 'attribution', destination, decision: 'expired_click', detail: reason });
-      deps.metrics.conversions.labels(destination, 'expired_click').inc();
+      deps.metrics.conversions(destination, 'expired_click').inc();
       await appendLog({ ...base, click_id: decision.clickId, status: 'expired_click', reason });
       return;
     }
@@ -168,12 +161,12 @@ export function createIngest(deps: IngestDeps): Ingest {
         `already accepted at ${new Date(result.firstAcceptedAt).toISOString()} as job ${result.firstJobId} ` +
         `(${event.transaction_id !== undefined ? `transaction_id ${event.transaction_id}` : `click ${decision.clickId} + ${event.event_name}`}); not sent again`;
       trace.steps.push({ stage: 'dedup', destination, decision: 'duplicate', detail: reason });
-      deps.metrics.conversions.labels(destination, 'duplicate').inc();
+      deps.metrics.conversions(destination, 'duplicate').inc();
       await appendLog({ ...base, click_id: decision.clickId, status: 'duplicate', reason, job_id: result.firstJobId });
       return;
     }
     trace.steps.push({ stage: 'enqueue', destination, decision: 'accepted', detail: `job ${job.id} queued for delivery` });
-    deps.metrics.conversions.labels(destination, 'accepted').inc();
+    deps.metrics.conversions(destination, 'accepted').inc();
     // The audit trail: one line per accepted conversion, carrying the whole job, so a reconciliation
     // can re-create any job the store lost (`npm run reconcile`).
     deps.logger.info(
