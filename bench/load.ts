@@ -37,8 +37,9 @@ export interface LoadResult {
 
 const spec = JSON.parse(process.argv[2]!) as LoadSpec;
 const cookies = spec.cookiesFile
-  ? (JSON.parse(readFileSync(spec.cookiesFile, 'utf8')) as { known: string[]; landed: string[] })
+  ? (JSON.parse(readFileSync(spec.cookiesFile, 'utf8')) as { known: string[]; landed: Landed[] })
   : { known: [], landed: [] };
+type Landed = { cookie: string; clientId: string };
 const purchases: Record<string, number> = {};
 let n = 0;
 
@@ -63,8 +64,8 @@ function purchase(): Built {
   const i = n++;
   const transactionId = `${spec.prefix}-${i}`;
   purchases[transactionId] = Date.now();
-  const cookie = cookies.landed[i % cookies.landed.length]!;
-  const params = `cid=${3_000_000_000 + i}.1700000000&en=purchase&dl=${page('/checkout/done')}&ep.transaction_id=${transactionId}&epn.value=49.90&cu=EUR`;
+  const { cookie, clientId } = cookies.landed[i % cookies.landed.length]!;
+  const params = `cid=${clientId}&en=purchase&dl=${page('/checkout/done')}&ep.transaction_id=${transactionId}&epn.value=49.90&cu=EUR`;
   return { method: 'POST', path: hit(params), headers: { cookie } };
 }
 

@@ -136,17 +136,21 @@ async function load(spec: LoadSpec): Promise<LoadResult> {
   return JSON.parse(out) as LoadResult;
 }
 
-/** Visitors with a signed cookie and none stored (page views), and visitors who landed (purchases). */
+/**
+ * Visitors with a signed cookie and nothing stored (page views), and visitors who landed with a
+ * GA4 client ID and come back to buy with the same cookie and client ID, as a real one does.
+ */
 async function prepareVisitors(store: Store): Promise<string> {
   const cookies = createVisitorCookies({ name: 'rl_vid', maxAgeDays: 395, secrets: [SECRET] });
   const header = (id: string) => cookies.serialize(id, false).split(';')[0]!;
   const known = Array.from({ length: 10_000 }, () => header(cookies.identify(undefined).id));
-  const landed: string[] = [];
+  const landed: Array<{ cookie: string; clientId: string }> = [];
   const now = Date.now();
   for (let batch = 0; batch < 10; batch++) {
     await Promise.all(Array.from({ length: 1_000 }, async (_, i) => {
-      const id = cookies.identify(undefined).id;
-      landed.push(header(id));
+      const clientId = `${4_000_000_000 + batch * 1_000 + i}.1700000000`;
+      const id = cookies.identify(undefined, clientId).id;
+      landed.push({ cookie: header(id), clientId });
       const click = { destination: 'cake', clickId: `landed-${batch}-${i}`.padEnd(32, 'x'), capturedAt: now };
       await store.clicks.save([{ kind: 'visitor', id }], { clicks: [click], refused: [] }, 30 * 86_400_000);
     }));
