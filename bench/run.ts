@@ -46,22 +46,31 @@ async function main(): Promise<void> {
   // answer to GET / is reported too, as the machine's raw limit.
   const bareUrl = `http://127.0.0.1:${barePort}`;
   const bare = await load({ url: bareUrl, shape: 'bare', connections: CONNECTIONS, durationS: DURATION_S, prefix: 'bare' });
-  const bareMixed = await load({ url: bareUrl, shape: 'mixed', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: 'baremix' });
-  const bareConversions = await load({ url: bareUrl, shape: 'conversions', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: 'bareconv' });
-  const mixed = await load({ url: relay.url, shape: 'mixed', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: 'mix' });
+  // This machine's neighbours move figures by 15-20 % from one 10 s window to the next: bare and
+  // relay alternate, and each keeps its best round.
+  const [bareMixed, mixed] = await alternate(
+    () => load({ url: bareUrl, shape: 'mixed', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: 'baremix' }),
+    (round) => load({ url: relay.url, shape: 'mixed', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: `mix${round}` }),
+  );
   await waitForBacklog(store, 0, 120_000);
   await stop(relay.child);
 
   // Conversions: intake alone (RELAY_MODE=web); the outbox takes the burst, and delivering it is
   // the next figure, from the outbox this run filled.
   relay = await startRelay(redis.url, configPath, 'web');
-  const conversions = await load({ url: relay.url, shape: 'conversions', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: 'conv' });
+  const web = relay;
+  const [bareConversions, conversions] = await alternate(
+    () => load({ url: bareUrl, shape: 'conversions', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: 'bareconv' }),
+    (round) => load({ url: web.url, shape: 'conversions', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: `conv${round}` }),
+  );
   await stop(relay.child);
   const delivery = await drainOutbox(store, redis.url, configPath, sink);
 
   relay = await startRelay(redis.url, configPath, 'all');
   const halfRate = Math.round(mixed.rps / 2);
   const atHalf = await load({ url: relay.url, shape: 'mixed', connections: CONNECTIONS, durationS: DURATION_S, rate: halfRate, cookiesFile, prefix: 'half' });
+  // The same fixed rate against the bare server: what the generator's own pacing adds to a p99.
+  const bareAtHalf = await load({ url: bareUrl, shape: 'mixed', connections: CONNECTIONS, durationS: DURATION_S, rate: halfRate, cookiesFile, prefix: 'barehalf' });
   await waitForBacklog(store, 0, 120_000);
   const steady = await enqueueToDelivered(relay.url, sink, cookiesFile);
   const relayRss = rssOf(relay.child);
@@ -81,7 +90,7 @@ async function main(): Promise<void> {
     bareConversions: pick(bareConversions),
     mixed: { ...pick(mixed), ratioToBare: mixed.rps / bareMixed.rps },
     conversions: { ...pick(conversions), ratioToBare: conversions.rps / bareConversions.rps },
-    latencyAtHalfMax: { rate: halfRate, ...pick(atHalf) },
+    latencyAtHalfMax: { rate: halfRate, ...pick(atHalf), bareP99Ms: bareAtHalf.p99 },
     delivery: { ...delivery, enqueueToDeliveredP99Ms: steady.p99, enqueueToDeliveredP50Ms: steady.p50, steadyRate: STEADY_RATE },
     memory: { ...memory, relayRssMiB: Math.round(relayRss / 2 ** 20) },
     coldStartMs: coldStart,
@@ -96,7 +105,7 @@ type Results = {
   bareConversions: ReturnType<typeof pick>;
   mixed: ReturnType<typeof pick> & { ratioToBare: number };
   conversions: ReturnType<typeof pick> & { ratioToBare: number };
-  latencyAtHalfMax: ReturnType<typeof pick> & { rate: number };
+  latencyAtHalfMax: ReturnType<typeof pick> & { rate: number; bareP99Ms: number };
   delivery: { postbacksPerSecond: number; enqueueToDeliveredP99Ms: number };
   memory: { bytesPerLanding: number; relayRssMiB: number };
   coldStartMs: { median: number };
@@ -116,7 +125,7 @@ function printTable(r: Results): void {
   row('bare node:http 204, purchase requests', `${r.bareConversions.rps} req/s`, '(reference)', true);
   row('mixed traffic vs bare', `${r.mixed.rps} req/s = ${r.mixed.ratioToBare.toFixed(2)}, p50 ${r.mixed.p50Ms} / p99 ${r.mixed.p99Ms} ms`, '≥ 0.50', r.mixed.ratioToBare >= 0.5);
   row('conversions only (intake) vs bare', `${r.conversions.rps} req/s = ${r.conversions.ratioToBare.toFixed(2)}, p50 ${r.conversions.p50Ms} / p99 ${r.conversions.p99Ms} ms`, '≥ 0.35', r.conversions.ratioToBare >= 0.35);
-  row(`p99 at half of max (${r.latencyAtHalfMax.rate} req/s)`, `${r.latencyAtHalfMax.p99Ms} ms`, '≤ 10 ms', r.latencyAtHalfMax.p99Ms <= 10);
+  row(`p99 at half of max (${r.latencyAtHalfMax.rate} req/s)`, `${r.latencyAtHalfMax.p99Ms} ms (bare, same rate: ${r.latencyAtHalfMax.bareP99Ms} ms)`, '≤ 10 ms', r.latencyAtHalfMax.p99Ms <= 10);
   row('delivery from a filled outbox to a local sink', `${r.delivery.postbacksPerSecond} postbacks/s`, '≥ 5,000/s', r.delivery.postbacksPerSecond >= 5000);
   row(`enqueue → delivered p99 at ${STEADY_RATE}/s`, `${r.delivery.enqueueToDeliveredP99Ms} ms`, '(reported)', true);
   row('Redis per landing (both keys, TTLs)', `${r.memory.bytesPerLanding} bytes`, '≤ 250 bytes', r.memory.bytesPerLanding <= 250);
@@ -158,6 +167,24 @@ async function prepareVisitors(store: Store): Promise<string> {
   const file = join(mkdtempSync(join(tmpdir(), 'relay-bench-')), 'cookies.json');
   writeFileSync(file, JSON.stringify({ known, landed }));
   return file;
+}
+
+const ROUNDS = SMOKE ? 1 : 2;
+
+/** Runs bare and relay in turn, ROUNDS times, and keeps each one's best round. */
+async function alternate(
+  bare: () => Promise<LoadResult>,
+  relay: (round: number) => Promise<LoadResult>,
+): Promise<[LoadResult, LoadResult]> {
+  let bestBare: LoadResult | undefined;
+  let bestRelay: LoadResult | undefined;
+  for (let round = 0; round < ROUNDS; round++) {
+    const b = await bare();
+    const r = await relay(round);
+    if (!bestBare || b.rps > bestBare.rps) bestBare = b;
+    if (!bestRelay || r.rps > bestRelay.rps) bestRelay = r;
+  }
+  return [bestBare!, bestRelay!];
 }
 
 /** Fixed-rate purchases; each one's delay from the request to its arrival at the network. */
