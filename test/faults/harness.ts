@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import { stringify } from 'yaml';
-import { freePort } from '../helpers/redis-server.js';
+import { after, afterEach, before, beforeEach } from 'node:test';
+import { freePort, startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { ADMIN_TOKEN, COOKIE_SECRET } from '../helpers/relay.js';
 import { Sink, type SinkAnswer, type SinkRequest } from '../helpers/sink.js';
 
@@ -277,4 +278,32 @@ export class LostReplyProxy {
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
+}
+
+/**
+ * A fault suite's fixtures: one redis-server with AOF for the file, flushed before each case, and
+ * a fresh deduplicating network per case. Read them inside a test, once the hooks have run.
+ */
+export function faultFixtures(): { readonly redis: RedisServer; readonly network: DedupingNetwork } {
+  let redis: RedisServer | undefined;
+  let network: DedupingNetwork | undefined;
+  before(async () => {
+    redis = await startRedis({ appendonly: true });
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+  beforeEach(async () => {
+    await redis!.flush();
+    network = await new DedupingNetwork().start();
+  });
+  afterEach(() => network?.stop());
+  return {
+    get redis() {
+      return redis!;
+    },
+    get network() {
+      return network!;
+    },
+  };
 }

@@ -1,37 +1,23 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import {
-  cakeOn, DedupingNetwork, judge, report, runLoad, startRelayProcess, waitForDrain, writeConfig, type RelayProcess,
+  cakeOn, faultFixtures, judge, report, runLoad, startRelayProcess, waitForDrain, writeConfig, type RelayProcess,
 } from './harness.js';
 
 /** Faults of the relay itself: crashes mid-delivery, shutdowns under load, racing instances. */
-let redis: RedisServer;
-let network: DedupingNetwork;
-
-before(async () => {
-  redis = await startRedis({ appendonly: true });
-});
-after(async () => {
-  await redis.stop();
-});
-beforeEach(async () => {
-  await redis.flush();
-  network = await new DedupingNetwork().start();
-});
-afterEach(() => network.stop());
+const fixtures = faultFixtures();
 
 /** A dead worker's jobs are taken over after 2 s here (production default: twice the longest timeout + 5 s). */
 const fastReclaim = (extra: Record<string, unknown> = {}) =>
-  writeConfig({ delivery: { reclaimIdleSeconds: 2, pollMs: 50 }, destinations: [cakeOn(network, extra)] });
+  writeConfig({ delivery: { reclaimIdleSeconds: 2, pollMs: 50 }, destinations: [cakeOn(fixtures.network, extra)] });
 
 test('4. the relay SIGKILLed mid-delivery, three times, restarted: everything delivered, repeats deduplicated', async (t) => {
   const config = fastReclaim();
-  network.fault = () => undefined;
-  const slow = network.script;
-  network.script = (req, i) => ({ ...slow(req, i), delayMs: 150 });
-  let current: RelayProcess = await startRelayProcess(redis.url, config);
+  fixtures.network.fault = () => undefined;
+  const slow = fixtures.network.script;
+  fixtures.network.script = (req, i) => ({ ...slow(req, i), delayMs: 150 });
+  let current: RelayProcess = await startRelayProcess(fixtures.redis.url, config);
   const all = [current];
   t.after(() => all.forEach((p) => p.signal('SIGKILL')));
   const load = runLoad({ targets: () => [current.url], rate: 100, durationMs: 8_000, prefix: 'crash' });
@@ -39,12 +25,12 @@ test('4. the relay SIGKILLed mid-delivery, three times, restarted: everything de
     await sleep(2_000);
     current.signal('SIGKILL');
     await current.exited;
-    current = await startRelayProcess(redis.url, config);
+    current = await startRelayProcess(fixtures.redis.url, config);
     all.push(current);
   }
   const ledger = await load;
-  const drainMs = await waitForDrain(ledger, network, 60_000);
-  const verdict = judge(ledger, network);
+  const drainMs = await waitForDrain(ledger, fixtures.network, 60_000);
+  const verdict = judge(ledger, fixtures.network);
   report({ case: 'relay SIGKILLed mid-delivery ×3, restarted', load: '100 conv/s × 8 s', lost: verdict.lost.length, duplicated: verdict.duplicated.length, drainMs, note: `${verdict.repeatHits} repeat hits, deduplicated by the network` });
   assert.equal(verdict.acked, ledger.orders);
   assert.deepEqual(verdict.lost, []);
@@ -55,10 +41,10 @@ test('4. the relay SIGKILLed mid-delivery, three times, restarted: everything de
 
 test('10. SIGTERM under load with a second instance running: it drains in time and the second finishes', async (t) => {
   const config = fastReclaim();
-  const slow = network.script;
-  network.script = (req, i) => ({ ...slow(req, i), delayMs: 100 });
-  const a = await startRelayProcess(redis.url, config);
-  const b = await startRelayProcess(redis.url, config);
+  const slow = fixtures.network.script;
+  fixtures.network.script = (req, i) => ({ ...slow(req, i), delayMs: 100 });
+  const a = await startRelayProcess(fixtures.redis.url, config);
+  const b = await startRelayProcess(fixtures.redis.url, config);
   t.after(() => [a, b].forEach((p) => p.signal('SIGKILL')));
   let targets = [a.url, b.url];
   const load = runLoad({ targets: () => targets, rate: 200, durationMs: 6_000, prefix: 'sigterm' });
@@ -68,8 +54,8 @@ test('10. SIGTERM under load with a second instance running: it drains in time a
   const exitedAt = await a.exited;
   targets = [b.url];
   const ledger = await load;
-  const drainMs = await waitForDrain(ledger, network, 60_000);
-  const verdict = judge(ledger, network);
+  const drainMs = await waitForDrain(ledger, fixtures.network, 60_000);
+  const verdict = judge(ledger, fixtures.network);
   report({ case: 'SIGTERM one of two instances under load', load: '200 conv/s × 6 s', lost: verdict.lost.length, duplicated: verdict.duplicated.length, drainMs, note: `exited ${((exitedAt - termAt) / 1000).toFixed(1)} s after SIGTERM` });
   assert.ok(exitedAt - termAt < 9_000, `exited ${exitedAt - termAt} ms after SIGTERM: Cloud Run kills at 10 s`);
   assert.ok(a.logs.some((l) => l.includes('relay.shutting_down')));
@@ -80,13 +66,13 @@ test('10. SIGTERM under load with a second instance running: it drains in time a
 
 test('11. the same order fired in parallel by five clients at two instances: one postback', async (t) => {
   const config = fastReclaim();
-  const a = await startRelayProcess(redis.url, config);
-  const b = await startRelayProcess(redis.url, config);
+  const a = await startRelayProcess(fixtures.redis.url, config);
+  const b = await startRelayProcess(fixtures.redis.url, config);
   t.after(() => [a, b].forEach((p) => p.signal('SIGKILL')));
   const ledger = await runLoad({ targets: () => [a.url, b.url], rate: 100, durationMs: 3_000, prefix: 'race', copies: 5 });
-  const drainMs = await waitForDrain(ledger, network, 30_000);
+  const drainMs = await waitForDrain(ledger, fixtures.network, 30_000);
   await sleep(500);
-  const verdict = judge(ledger, network);
+  const verdict = judge(ledger, fixtures.network);
   report({ case: 'same order ×5 in parallel at two instances', load: `${ledger.orders} orders × 5`, lost: verdict.lost.length, duplicated: verdict.duplicated.length, drainMs, note: `${verdict.repeatHits} repeat hits` });
   assert.equal(verdict.acked, ledger.orders);
   assert.deepEqual(verdict.lost, []);
@@ -94,10 +80,10 @@ test('11. the same order fired in parallel by five clients at two instances: one
 });
 
 test('SIGTERM while Redis is down: the relay still exits before Cloud Run\'s 10 s kill', async (t) => {
-  const relay = await startRelayProcess(redis.url, fastReclaim());
+  const relay = await startRelayProcess(fixtures.redis.url, fastReclaim());
   t.after(() => relay.signal('SIGKILL'));
-  await redis.kill();
-  t.after(() => redis.restart());
+  await fixtures.redis.kill();
+  t.after(() => fixtures.redis.restart());
   await sleep(300);
   const termAt = Date.now();
   relay.signal('SIGTERM');
