@@ -61,7 +61,7 @@ test('6. the network answers 429 with Retry-After: 2: no attempt before it', asy
   const ledger = await runLoad({ targets: () => [relay.url], rate: 20, durationMs: 2_000, prefix: 'ratelimited' });
   const drainMs = await waitForDrain(ledger, fixtures.network, 30_000);
   const verdict = judge(ledger, fixtures.network);
-  report({ case: 'network answers 429, Retry-After: 2', load: '20 conv/s × 2 s', lost: verdict.lost.length, duplicated: verdict.duplicated.length, drainMs, note: 'every retry ≥ 2 s after its 429' });
+  report({ case: 'network answers 429, Retry-After: 2', load: '20 conv/s × 2 s', lost: verdict.lost.length, duplicated: verdict.duplicated.length, drainMs, note: 'every retry ≥ 2 s after its 429; the 429s opened the circuit, whose cool-down set the pace' });
   assert.deepEqual(verdict.lost, []);
   for (const [order, times] of fixtures.network.attemptTimes) {
     assert.equal(times.length, 2, `${order}: one 429, then one success`);
