@@ -25,7 +25,7 @@ const now = new Date('2025-03-01T12:00:00Z');
 const clickCapturedAt = Date.parse('2025-02-28T09:30:00Z');
 const conversionAt = Date.parse('2025-03-01T11:59:00Z');
 
-/** What the relay collects for ad platforms (the lead's conversion params), one sample visitor. */
+/** What the relay collects for ad platforms (the parameters conversions carry), one sample visitor. */
 const META_PARAMS: Record<string, ParamValue> = {
   email: ' Ada@Example.com ',
   phone: '+44 (0)20 7946 0958',
