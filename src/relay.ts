@@ -40,9 +40,6 @@ export interface Relay {
   metrics: Metrics;
   traces: TraceRecorder;
   app: express.Express;
-  /** The node:http handler: ingestion routes directly, everything else through express. */
-  handle: (req: IncomingMessage, res: ServerResponse) => void;
-  collect: ReturnType<typeof createCollectHandler>;
   worker: Worker;
   listen(port: number): Promise<Server & { port: number }>;
   close(graceMs?: number): Promise<void>;
@@ -97,6 +94,7 @@ export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
     ...(inFunction ? { collect } : {}),
   });
 
+  /** The node:http handler: ingestion routes directly, everything else through express. */
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -106,7 +104,7 @@ export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
 
   let server: Server | undefined;
   return {
-    store, destinations, metrics, traces, app, handle, collect, worker,
+    store, destinations, metrics, traces, app, worker,
     async listen(port) {
       server = createServer(handle);
       await new Promise<void>((resolve, reject) => {

@@ -24,6 +24,18 @@ beforeEach(async () => {
 });
 afterEach(() => sink.stop());
 
+/** A relay on a hand-moved clock, with a 24 h window, and a visitor who has just landed. */
+async function landedOnClock(t: { after(fn: () => unknown): void }) {
+  const clock = new TestClock();
+  const relay = await startRelay(t, {
+    redisUrl: redis.url, clock,
+    config: { destinations: [cakeDestination(sink.baseUrl, { sessionHours: 24 })] },
+  });
+  const browser = new Browser(relay.url);
+  await browser.land(LANDING);
+  return { clock, relay, browser };
+}
+
 const conversionsAt = (s: Sink) => s.requests.filter((r) => r.url.pathname === '/api/2/conversion.json');
 
 describe('capture and conversion, end to end on Redis', () => {
@@ -171,13 +183,7 @@ describe('capture and conversion, end to end on Redis', () => {
   });
 
   test('a click older than the session window is recorded expired_click and not sent', async (t) => {
-    const clock = new TestClock();
-    const relay = await startRelay(t, {
-      redisUrl: redis.url, clock,
-      config: { destinations: [cakeDestination(sink.baseUrl, { sessionHours: 24 })] },
-    });
-    const browser = new Browser(relay.url);
-    await browser.land(LANDING);
+    const { clock, relay, browser } = await landedOnClock(t);
     clock.advance(30 * 3_600_000);
     await browser.purchase('ORDER-LATE');
     const [entry] = await relay.postbacks({ transaction_id: 'ORDER-LATE' });
@@ -199,13 +205,7 @@ describe('capture and conversion, end to end on Redis', () => {
   });
 
   test('the same click seen again keeps its first capture time: the window runs from the click', async (t) => {
-    const clock = new TestClock();
-    const relay = await startRelay(t, {
-      redisUrl: redis.url, clock,
-      config: { destinations: [cakeDestination(sink.baseUrl, { sessionHours: 24 })] },
-    });
-    const browser = new Browser(relay.url);
-    await browser.land(LANDING);
+    const { clock, relay, browser } = await landedOnClock(t);
     clock.advance(20 * 3_600_000);
     await browser.land(LANDING); // a reload of the landing page, 20 h later
     clock.advance(5 * 3_600_000);

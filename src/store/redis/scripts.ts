@@ -133,8 +133,6 @@ const SCRIPTS = {
   },
 } as const;
 
-export type ScriptName = keyof typeof SCRIPTS;
-
 type ScriptArg = string | number;
 
 export interface RelayScripts {
