@@ -1,12 +1,15 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-type CounterChild = ReturnType<Counter['labels']>;
+/** One labelled counter's series: counted in a plain number, read by prom-client at scrape time. */
+export interface CounterChild {
+  inc(): void;
+}
 type HistogramChild = ReturnType<Histogram['labels']>;
 
 /**
  * The relay's Prometheus metrics. Each labelled metric is reached through a function that keeps
- * its children: prom-client hashes the label set on every `labels()` call, and these are called
- * on every hit.
+ * its children, and counters count in plain numbers: prom-client hashes and validates the label
+ * set on every increment, and these are incremented on every hit.
  */
 export interface Metrics {
   registry: Registry;
@@ -21,7 +24,7 @@ export interface Metrics {
 function memoized<C>(labels: (...values: string[]) => C): (...values: string[]) => C {
   const children = new Map<string, C>();
   return (...values) => {
-    const key = values.join('\u0000');
+    const key = values.length === 1 ? values[0]! : values.join('\u0000');
     let child = children.get(key);
     if (!child) children.set(key, (child = labels(...values)));
     return child;
@@ -33,8 +36,19 @@ export function createMetrics(backlog: () => Promise<number>): Metrics {
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const counter = (name: string, help: string, labelNames: string[]) => {
-    const metric = new Counter({ name, help, labelNames, registers });
-    return memoized((...values) => metric.labels(...values));
+    const series: Array<{ labels: Record<string, string>; count: number }> = [];
+    new Counter({
+      name, help, labelNames, registers,
+      collect() {
+        this.reset();
+        for (const { labels, count } of series) this.inc(labels, count);
+      },
+    });
+    return memoized((...values) => {
+      const child = { labels: Object.fromEntries(labelNames.map((name, i) => [name, values[i]!])), count: 0 };
+      series.push(child);
+      return { inc: () => void child.count++ };
+    });
   };
   const duration = new Histogram({
     name: 'relay_postback_duration_seconds',

@@ -1,6 +1,7 @@
 import { BadRequestError } from '../errors.js';
 import type { RelayEvent } from '../events/event.js';
 import { normalizeEvent } from './normalize.js';
+import { forEachParam } from './query.js';
 
 const MAX_EVENTS = 100;
 
@@ -40,6 +41,6 @@ export function parseDataBody(body: string, contentType: string | undefined): Re
 /** The pixel client: the same fields as query parameters of `GET /data`. */
 export function parseDataQuery(query: string): RelayEvent {
   const fields: Record<string, unknown> = {};
-  for (const [key, value] of new URLSearchParams(query)) fields[key] = value;
+  forEachParam(query, (key, value) => (fields[key] = value));
   return normalizeEvent(fields, 'GET /data');
 }

@@ -1,6 +1,7 @@
 import { BadRequestError } from '../errors.js';
 import type { RelayEvent } from '../events/event.js';
 import { normalizeEvent } from './normalize.js';
+import { forEachParam } from './query.js';
 
 /** gtag batches a handful of events per request; far more than this is not a browser tag. */
 const MAX_EVENTS = 50;
@@ -20,20 +21,20 @@ const RENAMES: Record<string, string> = {
  * per line in a POST body, each line one more event that inherits the shared ones.
  */
 export function parseGa4Hit(query: string, body: string): RelayEvent[] {
-  const shared = new URLSearchParams(query);
-  const lines = body.split(/\r?\n/).filter((line) => line.trim() !== '');
+  const lines = body === '' ? [] : body.split(/\r?\n/).filter((line) => line.trim() !== '');
   if (lines.length > MAX_EVENTS) {
     throw new BadRequestError('RELAY_EVENT_INVALID', `/g/collect: ${lines.length} events in one request; at most ${MAX_EVENTS}`);
   }
-  if (lines.length === 0) return [ga4Event(shared, undefined, '/g/collect')];
-  return lines.map((line, i) => ga4Event(shared, new URLSearchParams(line), `/g/collect event ${i + 1}`));
+  if (lines.length === 0) return [ga4Event(query, undefined, '/g/collect')];
+  return lines.map((line, i) => ga4Event(query, line, `/g/collect event ${i + 1}`));
 }
 
-function ga4Event(shared: URLSearchParams, own: URLSearchParams | undefined, where: string): RelayEvent {
+/** One event: the shared parameters, then the event's own line, which overrides them. */
+function ga4Event(shared: string, own: string | undefined, where: string): RelayEvent {
   const fields: Record<string, unknown> = {};
-  for (const params of own ? [shared, own] : [shared]) {
-    for (const [key, value] of params) assignGa4Param(fields, key, value, where);
-  }
+  const assign = (key: string, value: string) => assignGa4Param(fields, key, value, where);
+  forEachParam(shared, assign);
+  if (own !== undefined) forEachParam(own, assign);
   if (fields.event_name === undefined) {
     throw new BadRequestError('RELAY_EVENT_INVALID', `${where}: the GA4 event name "en" is missing`);
   }

@@ -40,7 +40,8 @@ export function normalizeEvent(fields: Record<string, unknown>, where: string): 
   if (currency !== undefined && currency !== '') event.currency = currency.toUpperCase();
   const consent = readConsent(fields, where);
   if (consent) event.consent = consent;
-  for (const [key, raw] of Object.entries(fields)) {
+  for (const key in fields) {
+    const raw = fields[key];
     if (KNOWN.has(key) || raw === undefined) continue;
     if (depthOf(raw) > MAX_PARAM_DEPTH) throw mistyped(where, key, `nested at most ${MAX_PARAM_DEPTH} levels deep`);
     event.params[key] = raw as ParamValue;
@@ -99,9 +100,11 @@ function readConsent(fields: Record<string, unknown>, where: string): Consent | 
   if (nested !== undefined && (nested === null || typeof nested !== 'object' || Array.isArray(nested))) {
     throw mistyped(where, 'consent', 'an object such as {"ad_storage": "denied"}');
   }
-  const source = { ...fields, ...(nested as Record<string, unknown> | undefined) };
+  const inner = nested as Record<string, unknown> | undefined;
+  // A state inside the `consent` object wins over the same one at the top level.
+  const read = (name: string) => (inner?.[name] !== undefined ? inner[name] : fields[name]);
   const consent: Consent = {};
-  const gcs = optionalString(source.gcs, where, 'gcs', 16);
+  const gcs = optionalString(read('gcs'), where, 'gcs', 16);
   if (gcs) {
     consent.gcs = gcs;
     if (/^G1[01][01]$/.test(gcs)) {
@@ -109,11 +112,11 @@ function readConsent(fields: Record<string, unknown>, where: string): Consent | 
       consent.analytics_storage = gcs[3] === '1' ? 'granted' : 'denied';
     }
   }
-  const gcd = optionalString(source.gcd, where, 'gcd', 64);
+  const gcd = optionalString(read('gcd'), where, 'gcd', 64);
   if (gcd) consent.gcd = gcd;
-  const ad = consentState(source.ad_storage, where, 'ad_storage');
+  const ad = consentState(read('ad_storage'), where, 'ad_storage');
   if (ad) consent.ad_storage = ad;
-  const analytics = consentState(source.analytics_storage, where, 'analytics_storage');
+  const analytics = consentState(read('analytics_storage'), where, 'analytics_storage');
   if (analytics) consent.analytics_storage = analytics;
   return Object.keys(consent).length > 0 ? consent : undefined;
 }

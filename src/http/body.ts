@@ -16,7 +16,10 @@ export async function readBody(req: IncomingMessage & { rawBody?: Buffer }): Pro
     if (req.rawBody.length > MAX_BODY_BYTES) throw tooLarge();
     return req.rawBody.toString('utf8');
   }
-  const declared = Number(req.headers['content-length']);
+  const length = req.headers['content-length'];
+  // Most hits carry everything in the query string: with no body announced, there is none to wait for.
+  if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined) return '';
+  const declared = Number(length);
   if (declared > MAX_BODY_BYTES) {
     req.resume();
     throw tooLarge();

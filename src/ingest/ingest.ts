@@ -65,34 +65,46 @@ export type Ingest = (hit: Hit) => Promise<HitResult>;
 export function createIngest(deps: IngestDeps): Ingest {
   const converting = new Set(deps.destinations.flatMap((d) => [...d.conversionEvents]));
 
+  const debug = deps.logger.isLevelEnabled('debug');
+  const clock = isoClock(deps.now);
+
   return async function ingest(hit) {
     let setCookie = hit.visitor.issue;
+    let consentDenied = false;
+    let accepted = 0;
     const traces: EventTrace[] = [];
     for (const event of hit.events) {
       const trace: EventTrace = {
-        at: new Date(deps.now()).toISOString(),
+        at: clock(),
         client: hit.client,
         event_name: event.event_name,
         transaction_id: event.transaction_id,
         client_id: event.client_id,
-        steps: [visitorStep(hit.visitor)],
+        steps: [VISITOR_STEPS[hit.visitor.cookie]],
       };
       traces.push(trace);
       deps.metrics.events(hit.client).inc();
       const denied = adStorageDenied(event.consent);
       if (denied) {
-        trace.steps.push({ stage: 'consent', decision: 'ad_storage denied', detail: 'no cookie set and no click ID stored for this event' });
-      } else if (await capture(event, hit, trace)) {
+        consentDenied = true;
+        trace.steps.push(CONSENT_DENIED_STEP);
+      } else if (found(event, hit) && (await capture(event, hit, trace))) {
         setCookie = true;
       }
-      if (converting.has(event.event_name)) await convert(withBrowserFacts(event, hit.browser?.()), hit, trace, denied);
+      if (converting.has(event.event_name)) {
+        accepted += await convert(withBrowserFacts(event, hit.browser?.()), hit, trace, denied);
+      }
       deps.traces.record(trace);
-      if (deps.logger.isLevelEnabled('debug')) deps.logger.debug({ trace }, 'event.trace');
+      if (debug) deps.logger.debug({ trace }, 'event.trace');
     }
-    const consentDenied = hit.events.some((e) => adStorageDenied(e.consent));
-    const accepted = traces.reduce((n, t) => n + t.steps.filter((s) => s.stage === 'enqueue').length, 0);
     return { setCookie: setCookie && !consentDenied, traces, accepted };
   };
+
+  /** Whether the event's landing URL can carry a click ID at all: most page views cannot. */
+  function found(event: RelayEvent, hit: Hit): boolean {
+    const landing = event.page_location ?? hit.referer;
+    return landing !== undefined && landing.includes('?');
+  }
 
   async function capture(event: RelayEvent, hit: Hit, trace: EventTrace): Promise<boolean> {
     const now = deps.now();
@@ -113,7 +125,8 @@ export function createIngest(deps: IngestDeps): Ingest {
     return found.clicks.length > 0;
   }
 
-  async function convert(event: RelayEvent, hit: Hit, trace: EventTrace, consentDenied: boolean): Promise<void> {
+  /** Attributes, deduplicates and enqueues one conversion; resolves to the number of jobs queued. */
+  async function convert(event: RelayEvent, hit: Hit, trace: EventTrace, consentDenied: boolean): Promise<number> {
     const refs = refsOf(hit.visitor, event, hit.visitor.cookie === 'valid' && !consentDenied, deps.visitorIdForClient);
     const found = refs.length > 0 ? await deps.store.clicks.read(refs) : { clicks: [], refused: [] };
     const decisions = attributeConversion({
@@ -123,17 +136,19 @@ export function createIngest(deps: IngestDeps): Ingest {
       destinations: deps.destinations,
       now: deps.now(),
     });
-    await Promise.all(decisions.map((decision) => settleDecision(event, decision, trace)));
+    const settled = await Promise.all(decisions.map((decision) => settleDecision(event, decision, trace)));
+    return settled.filter(Boolean).length;
   }
 
-  async function settleDecision(event: RelayEvent, decision: Attribution, trace: EventTrace): Promise<void> {
+  /** Resolves to true when the decision queued a job. */
+  async function settleDecision(event: RelayEvent, decision: Attribution, trace: EventTrace): Promise<boolean> {
     const destination = decision.destination.id;
     const base = { destination, event_name: event.event_name, transaction_id: event.transaction_id };
     if (decision.kind === 'no_click') {
       trace.steps.push({ stage: 'attribution', destination, decision: 'no_click', detail: decision.reason });
       deps.metrics.conversions(destination, 'no_click').inc();
       await appendLog({ ...base, status: 'no_click', reason: decision.reason });
-      return;
+      return false;
     }
     if (decision.kind === 'expired') {
       const reason =
@@ -142,7 +157,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       trace.steps.push({ stage: 'attribution', destination, decision: 'expired_click', detail: reason });
       deps.metrics.conversions(destination, 'expired_click').inc();
       await appendLog({ ...base, click_id: decision.clickId, status: 'expired_click', reason });
-      return;
+      return false;
     }
     trace.steps.push({ stage: 'attribution', destination, decision: 'attributed', detail: attributionDetail(decision.clickId, decision.source) });
     const job = {
@@ -163,7 +178,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       trace.steps.push({ stage: 'dedup', destination, decision: 'duplicate', detail: reason });
       deps.metrics.conversions(destination, 'duplicate').inc();
       await appendLog({ ...base, click_id: decision.clickId, status: 'duplicate', reason, job_id: result.firstJobId });
-      return;
+      return false;
     }
     trace.steps.push({ stage: 'enqueue', destination, decision: 'accepted', detail: `job ${job.id} queued for delivery` });
     deps.metrics.conversions(destination, 'accepted').inc();
@@ -173,6 +188,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       { job_id: job.id, destination, transaction_id: event.transaction_id, dedup_key: dedupKey, job },
       'conversion.accepted',
     );
+    return true;
   }
 
   async function appendLog(entry: Omit<PostbackLogEntry, 'at'>): Promise<void> {
@@ -184,10 +200,6 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 }
 
-/**
- * Where this visitor's clicks live: under the cookie's visitor ID and under the one its GA4 client
- * ID stands for. For a visitor first seen with a client ID the two are the same record.
- */
 /** Conversions only: page views never carry IP addresses or user agents into storage. */
 function withBrowserFacts(event: RelayEvent, facts: BrowserFacts | undefined): RelayEvent {
   if (!facts) return event;
@@ -204,6 +216,10 @@ function attributionDetail(clickId: string, source: ClickSource): string {
   return `click ${clickId} (stored under the ${source === 'client' ? 'GA4 client_id' : 'visitor cookie'})`;
 }
 
+/**
+ * Where this visitor's clicks live: under the cookie's visitor ID and under the one its GA4 client
+ * ID stands for. For a visitor first seen with a client ID the two are the same record.
+ */
 function refsOf(
   visitor: Visitor,
   event: RelayEvent,
@@ -225,13 +241,35 @@ function lookupGap(visitor: Visitor, consentDenied: boolean): string {
   return `nothing to look up: ${cookie}, and the event has no GA4 client_id or explicit click_id`;
 }
 
-function visitorStep(visitor: Visitor): TraceStep {
-  const detail = {
-    valid: 'signed visitor cookie verified',
-    missing: 'no visitor cookie: a new visitor ID was issued',
-    invalid: 'the visitor cookie failed signature verification: ignored, a new visitor ID was issued',
-  }[visitor.cookie];
-  return { stage: 'visitor', decision: visitor.cookie, detail };
+/** The first step of every trace; shared, as most events repeat one of these three. */
+const VISITOR_STEPS: Readonly<Record<Visitor['cookie'], TraceStep>> = {
+  valid: Object.freeze({ stage: 'visitor', decision: 'valid', detail: 'signed visitor cookie verified' }),
+  missing: Object.freeze({ stage: 'visitor', decision: 'missing', detail: 'no visitor cookie: a new visitor ID was issued' }),
+  invalid: Object.freeze({
+    stage: 'visitor',
+    decision: 'invalid',
+    detail: 'the visitor cookie failed signature verification: ignored, a new visitor ID was issued',
+  }),
+};
+
+const CONSENT_DENIED_STEP: TraceStep = Object.freeze({
+  stage: 'consent',
+  decision: 'ad_storage denied',
+  detail: 'no cookie set and no click ID stored for this event',
+});
+
+/** ISO timestamps for traces, formatted once per millisecond: a busy relay stamps many events in each. */
+function isoClock(now: () => number): () => string {
+  let lastMs = Number.NaN;
+  let last = '';
+  return () => {
+    const ms = now();
+    if (ms !== lastMs) {
+      lastMs = ms;
+      last = new Date(ms).toISOString();
+    }
+    return last;
+  };
 }
 
 function hours(ms: number): string {

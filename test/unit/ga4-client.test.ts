@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseDataBody, parseDataQuery } from '../../src/clients/data.js';
 import { parseGa4Hit } from '../../src/clients/ga4.js';
+import { forEachParam } from '../../src/clients/query.js';
 
 test('GA4: a GET hit maps the web-protocol names onto the event', () => {
   const [event] = parseGa4Hit(
@@ -68,4 +69,16 @@ test('pixel client: query parameters are the same fields', () => {
   assert.equal(event.transaction_id, 'T-9');
   assert.equal(event.value, 3);
   assert.deepEqual(event.consent, { ad_storage: 'denied' });
+});
+
+test('query strings decode exactly as URLSearchParams decodes them, malformed ones included', () => {
+  const cases = [
+    'a=1&b=2', 'a=1&a=2', 'a+b=c+d', 'a%20b=%E2%82%AC', 'bad=%zz&cut=%E2%82', 'lone=%', 'flag&x=', '&&a=1&&',
+    'k=a=b=c', '=v', 'dl=https%3A%2F%2Fshop.example%2F%3Fs1%3Dabc%26s2%3D%7Bclick%7D', 'emoji=%F0%9F%98%80', '',
+  ];
+  for (const query of cases) {
+    const seen: Array<[string, string]> = [];
+    forEachParam(query, (name, value) => seen.push([name, value]));
+    assert.deepEqual(seen, [...new URLSearchParams(query)], query);
+  }
 });
