@@ -49,8 +49,8 @@ async function main(): Promise<void> {
   // This machine's neighbours move figures by 15-20 % from one 10 s window to the next: bare and
   // relay alternate, and each keeps its best round.
   const [bareMixed, mixed] = await alternate(
-    () => load({ url: bareUrl, shape: 'mixed', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: 'baremix' }),
-    (round) => load({ url: relay.url, shape: 'mixed', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: `mix${round}` }),
+    (durationS) => load({ url: bareUrl, shape: 'mixed', connections: CONNECTIONS, durationS, cookiesFile, prefix: 'baremix' }),
+    (round, durationS) => load({ url: relay.url, shape: 'mixed', connections: CONNECTIONS, durationS, cookiesFile, prefix: `mix${round < 0 ? 'w' : round}` }),
   );
   await waitForBacklog(store, 0, 120_000);
   await stop(relay.child);
@@ -60,8 +60,8 @@ async function main(): Promise<void> {
   relay = await startRelay(redis.url, configPath, 'web');
   const web = relay;
   const [bareConversions, conversions] = await alternate(
-    () => load({ url: bareUrl, shape: 'conversions', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: 'bareconv' }),
-    (round) => load({ url: web.url, shape: 'conversions', connections: CONNECTIONS, durationS: DURATION_S, cookiesFile, prefix: `conv${round}` }),
+    (durationS) => load({ url: bareUrl, shape: 'conversions', connections: CONNECTIONS, durationS, cookiesFile, prefix: 'bareconv' }),
+    (round, durationS) => load({ url: web.url, shape: 'conversions', connections: CONNECTIONS, durationS, cookiesFile, prefix: `conv${round < 0 ? 'w' : round}` }),
   );
   await stop(relay.child);
   const delivery = await drainOutbox(store, redis.url, configPath, sink);
@@ -170,17 +170,21 @@ async function prepareVisitors(store: Store): Promise<string> {
 }
 
 const ROUNDS = SMOKE ? 1 : 2;
+/** A fresh process runs its first seconds in the interpreter while the JIT compiles the hot path. */
+const WARMUP_S = SMOKE ? 1 : 3;
 
-/** Runs bare and relay in turn, ROUNDS times, and keeps each one's best round. */
+/** Warms both up unmeasured, then runs bare and relay in turn, ROUNDS times, and keeps each one's best round. */
 async function alternate(
-  bare: () => Promise<LoadResult>,
-  relay: (round: number) => Promise<LoadResult>,
+  bare: (durationS: number) => Promise<LoadResult>,
+  relay: (round: number, durationS: number) => Promise<LoadResult>,
 ): Promise<[LoadResult, LoadResult]> {
+  await bare(WARMUP_S);
+  await relay(-1, WARMUP_S);
   let bestBare: LoadResult | undefined;
   let bestRelay: LoadResult | undefined;
   for (let round = 0; round < ROUNDS; round++) {
-    const b = await bare();
-    const r = await relay(round);
+    const b = await bare(DURATION_S);
+    const r = await relay(round, DURATION_S);
     if (!bestBare || b.rps > bestBare.rps) bestBare = b;
     if (!bestRelay || r.rps > bestRelay.rps) bestRelay = r;
   }

@@ -134,15 +134,21 @@ async function retryOrGiveUp(
     return;
   }
   const dueAt = now + delay;
-  await record(deps, { ...attempted, status: 'retrying', next_attempt_at: new Date(dueAt).toISOString() });
-  await deps.outbox.retryAt(claimed, dueAt, 'retrying');
+  await Promise.all([
+    record(deps, { ...attempted, status: 'retrying', next_attempt_at: new Date(dueAt).toISOString() }),
+    deps.outbox.retryAt(claimed, dueAt, 'retrying'),
+  ]);
 }
 
-/** Records the final outcome, then closes the job or moves it to the dead letters for a replay. */
+/**
+ * Records the final outcome and closes the job, or moves it to the dead letters for a replay. Both
+ * writes go out together, in one round trip: a failed log write does not stop the settling.
+ */
 async function settle(claimed: ClaimedJob, deps: DeliveryDeps, entry: Entry): Promise<void> {
-  await record(deps, entry);
-  if (CLOSED.has(entry.status)) await deps.outbox.complete(claimed, entry.status);
-  else await deps.outbox.deadLetter(claimed, entry.status, entry.reason, deps.now());
+  const settled = CLOSED.has(entry.status)
+    ? deps.outbox.complete(claimed, entry.status)
+    : deps.outbox.deadLetter(claimed, entry.status, entry.reason, deps.now());
+  await Promise.all([record(deps, entry), settled]);
 }
 
 async function record(deps: DeliveryDeps, entry: Entry): Promise<void> {

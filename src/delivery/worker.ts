@@ -27,6 +27,8 @@ export interface Worker {
 /** How often to look for jobs a dead worker left behind: a fraction of the idle time that proves it dead. */
 const MAX_RECLAIM_EVERY_MS = 15_000;
 const ERROR_PAUSE_MS = 500;
+/** At most this much is added to a postback's delay, in exchange for claiming jobs in batches. */
+const TRICKLE_PAUSE_MS = 20;
 
 /** The delivery loop: claim, deliver with bounded concurrency, promote due retries, reclaim stale. */
 export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker {
@@ -69,6 +71,9 @@ export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker
     // Claimed as the worker stopped: not started; another worker reclaims them.
     if (!active) return;
     for (const job of claimed) run(job);
+    // A trickle (a job or two per claim) costs a claim, a load and a settle round trip per job; a
+    // short pause lets the next claim take several, whose round trips are then shared.
+    if (claimed.length > 0 && claimed.length < Math.ceil(options.concurrency / 4)) await sleep(TRICKLE_PAUSE_MS);
   }
 
   async function loopUntilStopped(): Promise<void> {

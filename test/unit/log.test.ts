@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { createLogger, infoWithJson } from '../../src/log.js';
+
+function capture(level: 'info' | 'warn') {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { lines, logger: createLogger(level, sink) };
+}
+
+test('a line with pre-serialized JSON reads exactly like the logger\'s own line', async () => {
+  const { lines, logger } = capture('info');
+  const job = { id: 'j-1', event: { event_name: 'purchase', params: { note: 'quote " and \\ backslash' } } };
+  logger.info({ job_id: 'j-1', transaction_id: 'T-1', job }, 'conversion.accepted');
+  infoWithJson(logger, 'conversion.accepted', { job_id: 'j-1', transaction_id: 'T-1', dedup_key: undefined }, { job: JSON.stringify(job) });
+  await new Promise((resolve) => setImmediate(resolve));
+  const [viaPino, direct] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.ok(viaPino && direct);
+  assert.match(String(direct.time), /^\d{4}-\d\d-\d\dT/);
+  assert.deepEqual({ ...direct, time: undefined }, { ...viaPino, time: undefined });
+});
+
+test('a line with pre-serialized JSON respects the log level', async () => {
+  const { lines, logger } = capture('warn');
+  infoWithJson(logger, 'conversion.accepted', { job_id: 'j-1' }, { job: '{}' });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(lines, []);
+});
