@@ -17,7 +17,8 @@ import { Sink, type SinkAnswer, type SinkRequest } from '../helpers/sink.js';
  * retries like a tag, and a ledger that says what was lost or paid twice.
  */
 
-const SERVER = join(import.meta.dirname, '..', '..', 'dist', 'src', 'server.js');
+/** The bundled server, as the container runs it. */
+const SERVER = join(import.meta.dirname, '..', '..', 'dist', 'server.mjs');
 
 export interface RelayProcess {
   url: string;
