@@ -64,18 +64,21 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
 }
 
 /**
- * An info line carrying a value that is JSON already, such as a job just serialized for the store:
- * pino would serialize it again, field by field, at a cost that shows on every conversion. The
- * line goes to the logger's own destination in the shape of its other lines.
+ * A line written straight to the logger's destination, in the shape of its other lines, for the
+ * lines written once per conversion and once per postback: pino serializes field by field and
+ * scans for redaction, which shows at that rate. Fields must be flat values the relay produced
+ * (no headers, no secrets: the redaction paths above never match them); `jsonFields` are values
+ * that are JSON already, such as a job just serialized for the store.
  */
-export function infoWithJson(
+export function writeLogLine(
   logger: Logger,
+  level: 'info' | 'error',
   message: string,
-  fields: Record<string, string | undefined>,
-  jsonFields: Record<string, string>,
+  fields: Record<string, string | number | undefined>,
+  jsonFields: Record<string, string> = {},
 ): void {
-  if (!logger.isLevelEnabled('info')) return;
-  let line = `{"severity":"INFO","level":"info","time":"${new Date().toISOString()}"`;
+  if (!logger.isLevelEnabled(level)) return;
+  let line = `{"severity":"${SEVERITY[level]}","level":"${level}","time":"${new Date().toISOString()}"`;
   for (const [name, value] of Object.entries(fields)) if (value !== undefined) line += `,${JSON.stringify(name)}:${JSON.stringify(value)}`;
   for (const [name, json] of Object.entries(jsonFields)) line += `,${JSON.stringify(name)}:${json}`;
   line += `,"message":${JSON.stringify(message)}}\n`;

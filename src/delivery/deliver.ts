@@ -7,7 +7,7 @@ import {
   type Classification,
   type RenderedRequest,
 } from '../destinations/index.js';
-import type { Logger } from '../log.js';
+import { writeLogLine, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { ClaimedJob, Outbox, PostbackLog, PostbackLogEntry, PostbackStatus } from '../store/types.js';
 import { parseRetryAfter, retryDelayMs } from './backoff.js';
@@ -154,9 +154,9 @@ async function settle(claimed: ClaimedJob, deps: DeliveryDeps, entry: Entry): Pr
 async function record(deps: DeliveryDeps, entry: Entry): Promise<void> {
   const full: PostbackLogEntry = { at: new Date(deps.now()).toISOString(), ...entry };
   deps.metrics.postbacks(entry.destination, entry.status).inc();
-  const line = { ...full, response: undefined, request: undefined };
-  if (entry.status === 'dead') deps.logger.error(line, 'postback.dead');
-  else deps.logger.info(line, 'postback.attempt');
+  const { request: _request, response: _response, ...line } = full;
+  if (entry.status === 'dead') writeLogLine(deps.logger, 'error', 'postback.dead', line);
+  else writeLogLine(deps.logger, 'info', 'postback.attempt', line);
   try {
     await deps.log.append(full);
   } catch (err) {

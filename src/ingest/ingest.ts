@@ -4,7 +4,7 @@ import { dedupKeyFor } from '../attribution/dedup-key.js';
 import { attributeConversion, type Attribution, type ClickSource } from '../attribution/resolve.js';
 import type { Destination } from '../destinations/destination.js';
 import type { RelayEvent } from '../events/event.js';
-import { infoWithJson, type Logger } from '../log.js';
+import { writeLogLine, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { EventTrace, TraceRecorder, TraceStep } from '../trace/trace.js';
 import type { PostbackLogEntry, Store, VisitorRef } from '../store/types.js';
@@ -184,8 +184,9 @@ export function createIngest(deps: IngestDeps): Ingest {
     deps.metrics.conversions(destination, 'accepted').inc();
     // The audit trail: one line per accepted conversion, carrying the whole job, so a reconciliation
     // can re-create any job the store lost (`npm run reconcile`).
-    infoWithJson(
+    writeLogLine(
       deps.logger,
+      'info',
       'conversion.accepted',
       { job_id: job.id, destination, transaction_id: event.transaction_id, dedup_key: dedupKey },
       { job: JSON.stringify(job) },

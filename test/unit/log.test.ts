@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { createLogger, infoWithJson } from '../../src/log.js';
+import { createLogger, writeLogLine } from '../../src/log.js';
 
 function capture(level: 'info' | 'warn') {
   const lines: string[] = [];
@@ -18,7 +18,7 @@ test('a line with pre-serialized JSON reads exactly like the logger\'s own line'
   const { lines, logger } = capture('info');
   const job = { id: 'j-1', event: { event_name: 'purchase', params: { note: 'quote " and \\ backslash' } } };
   logger.info({ job_id: 'j-1', transaction_id: 'T-1', job }, 'conversion.accepted');
-  infoWithJson(logger, 'conversion.accepted', { job_id: 'j-1', transaction_id: 'T-1', dedup_key: undefined }, { job: JSON.stringify(job) });
+  writeLogLine(logger, 'info', 'conversion.accepted', { job_id: 'j-1', transaction_id: 'T-1', dedup_key: undefined }, { job: JSON.stringify(job) });
   await new Promise((resolve) => setImmediate(resolve));
   const [viaPino, direct] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
   assert.ok(viaPino && direct);
@@ -28,7 +28,19 @@ test('a line with pre-serialized JSON reads exactly like the logger\'s own line'
 
 test('a line with pre-serialized JSON respects the log level', async () => {
   const { lines, logger } = capture('warn');
-  infoWithJson(logger, 'conversion.accepted', { job_id: 'j-1' }, { job: '{}' });
+  writeLogLine(logger, 'info', 'conversion.accepted', { job_id: 'j-1' }, { job: '{}' });
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(lines, []);
+});
+
+test('an error line written directly reads like the logger\'s own error line', async () => {
+  const { lines, logger } = capture('info');
+  const entry = { destination: 'cake', attempt: 3, status: 'dead', reason: 'gave up: "quoted"', duration_ms: 12 };
+  logger.error(entry, 'postback.dead');
+  writeLogLine(logger, 'error', 'postback.dead', entry);
+  await new Promise((resolve) => setImmediate(resolve));
+  const [viaPino, direct] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.ok(viaPino && direct);
+  assert.deepEqual({ ...direct, time: undefined }, { ...viaPino, time: undefined });
+  assert.equal(direct.severity, 'ERROR');
 });
