@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import type { RenderedRequest } from '../destinations/index.js';
 
 /** Enough of a network's answer to classify it; the rest is not read. */
@@ -34,15 +34,23 @@ export interface Sender {
  * URL that redirects is misconfigured, and following it could reach an internal address.
  */
 export function createSender(options: { connectionsPerOrigin?: number } = {}): Sender {
-  const agent = new Agent({
-    connections: options.connectionsPerOrigin ?? 64,
-    keepAliveTimeout: 10_000,
-    connect: { timeout: 5_000 },
-  });
+  // The HTTP client is loaded with the first postback: a relay that only takes requests
+  // (RELAY_MODE=web) never needs it, and one that delivers starts without waiting for it.
+  let client: Promise<{ request: typeof import('undici').request; agent: Agent }> | undefined;
+  const connect = () =>
+    (client ??= import('undici').then(({ Agent, request }) => ({
+      request,
+      agent: new Agent({
+        connections: options.connectionsPerOrigin ?? 64,
+        keepAliveTimeout: 10_000,
+        connect: { timeout: 5_000 },
+      }),
+    })));
   return {
     async send(req, timeoutMs) {
       const started = performance.now();
       try {
+        const { request, agent } = await connect();
         const res = await request(req.url, {
           method: req.method,
           headers: req.headers,
@@ -68,7 +76,7 @@ export function createSender(options: { connectionsPerOrigin?: number } = {}): S
       }
     },
     async destroy() {
-      await agent.destroy();
+      if (client) await (await client).agent.destroy();
     },
   };
 }
