@@ -1,5 +1,5 @@
 import { randomId } from '../ids.js';
-import { captureClicks } from '../attribution/capture.js';
+import { captureClicks, type CaptureResult } from '../attribution/capture.js';
 import { dedupKeyFor } from '../attribution/dedup-key.js';
 import { attributeConversion, type Attribution, type ClickSource } from '../attribution/resolve.js';
 import type { Destination } from '../destinations/destination.js';
@@ -88,8 +88,10 @@ export function createIngest(deps: IngestDeps): Ingest {
       if (denied) {
         consentDenied = true;
         trace.steps.push(CONSENT_DENIED_STEP);
-      } else if (found(event, hit) && (await capture(event, hit, trace))) {
-        setCookie = true;
+      } else {
+        const captured = captureClicks(event, hit.referer, deps.destinations, deps.now());
+        // Most page views carry no click parameter: nothing to trace, nothing to store, no await.
+        if (captured.notes.length > 0 && (await keepCaptured(event, hit, trace, captured))) setCookie = true;
       }
       if (converting.has(event.event_name)) {
         accepted += await convert(withBrowserFacts(event, hit.browser?.()), hit, trace, denied);
@@ -100,16 +102,9 @@ export function createIngest(deps: IngestDeps): Ingest {
     return { setCookie: setCookie && !consentDenied, traces, accepted };
   };
 
-  /** Whether the event's landing URL can carry a click ID at all: most page views cannot. */
-  function found(event: RelayEvent, hit: Hit): boolean {
-    const landing = event.page_location ?? hit.referer;
-    return landing !== undefined && landing.includes('?');
-  }
-
-  async function capture(event: RelayEvent, hit: Hit, trace: EventTrace): Promise<boolean> {
-    const now = deps.now();
-    const found = captureClicks(event, hit.referer, deps.destinations, now);
-    for (const note of found.notes) {
+  /** Traces what a landing carried and stores it; resolves to true when a valid click was stored. */
+  async function keepCaptured(event: RelayEvent, hit: Hit, trace: EventTrace, captured: CaptureResult): Promise<boolean> {
+    for (const note of captured.notes) {
       trace.steps.push({
         stage: 'capture',
         destination: note.destination,
@@ -118,11 +113,10 @@ export function createIngest(deps: IngestDeps): Ingest {
       });
       deps.metrics.captures(note.destination, note.accepted ? 'stored' : 'refused').inc();
     }
-    if (found.clicks.length === 0 && found.refused.length === 0) return false;
-    const touched = new Set([...found.clicks, ...found.refused].map((c) => c.destination));
+    const touched = new Set([...captured.clicks, ...captured.refused].map((c) => c.destination));
     const ttlMs = Math.max(...deps.destinations.filter((d) => touched.has(d.id)).map((d) => d.clickRetentionMs));
-    await deps.store.clicks.save(refsOf(hit.visitor, event, true, deps.visitorIdForClient), found, ttlMs);
-    return found.clicks.length > 0;
+    await deps.store.clicks.save(refsOf(hit.visitor, event, true, deps.visitorIdForClient), captured, ttlMs);
+    return captured.clicks.length > 0;
   }
 
   /** Attributes, deduplicates and enqueues one conversion; resolves to the number of jobs queued. */
