@@ -48,15 +48,15 @@ async function main(): Promise<void> {
   // The bare server's answer to GET /: the machine's raw limit, for reference.
   const bare = await load({ url: bareUrl, shape: 'bare', connections: CONNECTIONS, durationS: DURATION_S, prefix: 'bare' });
   // The bare server gets the very requests the relay gets, so a ratio compares work, not traffic.
-  const mixedAgainst = (url: string, name: string) => (round: number, durationS: number) =>
-    load({ url, shape: 'mixed', connections: CONNECTIONS, durationS, cookiesFile, prefix: `${name}${round < 0 ? 'w' : round}` });
-  const bareMixedLoad = mixedAgainst(bareUrl, 'baremix');
+  const against = (url: string, shape: 'mixed' | 'conversions', name: string) => (round: number, durationS: number) =>
+    load({ url, shape, connections: CONNECTIONS, durationS, cookiesFile, prefix: `${name}${round < 0 ? 'w' : round}` });
+  const bareMixedLoad = against(bareUrl, 'mixed', 'baremix');
 
   // Mixed traffic on the default single service (RELAY_MODE=all): one process, one event loop for
   // intake and delivery, delivering the 1 % purchases as they come. Latency at half rate and
   // enqueue-to-delivered are measured on it too.
   let relay = await startRelay(redis.url, configPath, 'all');
-  const mixed = await compare(bareMixedLoad, mixedAgainst(relay.url, 'mix'));
+  const mixed = await compare(bareMixedLoad, against(relay.url, 'mixed', 'mix'));
   await waitForBacklog(store, 0, 120_000);
   const halfRate = Math.round(mixed.relay.rps / 2);
   const atHalf = await load({ url: relay.url, shape: 'mixed', connections: CONNECTIONS, durationS: DURATION_S, rate: halfRate, cookiesFile, prefix: 'half' });
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   // (RELAY_MODE=web) with a delivery process (RELAY_MODE=worker) beside it on the same cores.
   const worker = await startRelay(redis.url, configPath, 'worker');
   relay = await startRelay(redis.url, configPath, 'web');
-  const mixedTwoProcesses = await compare(bareMixedLoad, mixedAgainst(relay.url, 'two'));
+  const mixedTwoProcesses = await compare(bareMixedLoad, against(relay.url, 'mixed', 'two'));
   await waitForBacklog(store, 0, 120_000);
   await stop(relay.child);
   await stop(worker.child);
@@ -79,11 +79,7 @@ async function main(): Promise<void> {
   // Conversions: intake alone (RELAY_MODE=web); the outbox takes the burst, and delivering it is
   // the next figure, from the outbox this run filled.
   relay = await startRelay(redis.url, configPath, 'web');
-  const web = relay;
-  const conversions = await compare(
-    (round, durationS) => load({ url: bareUrl, shape: 'conversions', connections: CONNECTIONS, durationS, cookiesFile, prefix: `bareconv${round < 0 ? 'w' : round}` }),
-    (round, durationS) => load({ url: web.url, shape: 'conversions', connections: CONNECTIONS, durationS, cookiesFile, prefix: `conv${round < 0 ? 'w' : round}` }),
-  );
+  const conversions = await compare(against(bareUrl, 'conversions', 'bareconv'), against(relay.url, 'conversions', 'conv'));
   await stop(relay.child);
   const delivery = await drainOutbox(store, redis.url, configPath, sink);
 
@@ -219,6 +215,8 @@ async function compare(
       r = await relay(round, ROUND_S);
       b = await bare(round, ROUND_S);
     }
+    // Errors answer fast: a rate that includes them measures nothing.
+    if (r.non2xx > 0 || r.errors > 0) throw new Error(`the relay answered ${r.non2xx} requests with an error and dropped ${r.errors}`);
     rounds.push({ bare: b, relay: r, ratio: r.rps / b.rps });
   }
   const sorted = [...rounds].sort((x, y) => x.ratio - y.ratio);
