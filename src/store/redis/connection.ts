@@ -8,7 +8,7 @@ export type RelayRedis = Redis & RelayScripts;
 export const REQUEST_DEADLINE_MS = 1000;
 
 export interface RedisConnections {
-  /** Request path: no offline queue, short deadline, auto-pipelined. */
+  /** Request path: no offline queue, auto-pipelined; its callers set a short deadline. */
   request: RelayRedis;
   /** Worker: patient, queues commands while reconnecting. */
   worker: RelayRedis;
@@ -42,7 +42,8 @@ export function createRedisConnections(url: string, log: Logger): RedisConnectio
       enableOfflineQueue: false,
       enableAutoPipelining: true,
       maxRetriesPerRequest: 1,
-      commandTimeout: REQUEST_DEADLINE_MS,
+      // No commandTimeout: every request-path call has its own deadline (withDeadline), and
+      // ioredis's would add a timer to each command and leave the command object slow to use.
     }),
     worker: make('worker', { maxRetriesPerRequest: null, enableAutoPipelining: true }),
     blocking: make('blocking', { maxRetriesPerRequest: null }),
