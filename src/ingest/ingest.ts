@@ -164,7 +164,9 @@ export function createIngest(deps: IngestDeps): Ingest {
       acceptedAt: deps.now(),
     };
     const dedupKey = dedupKeyFor(destination, event, decision.clickId, job.id);
-    const result = await deps.store.outbox.accept(job, dedupKey, deps.dedupTtlMs);
+    // Serialized once: the store keeps it and the audit line carries it.
+    const payload = JSON.stringify(job);
+    const result = await deps.store.outbox.accept(job, dedupKey, deps.dedupTtlMs, payload);
     if (!result.accepted) {
       const reason =
         `already accepted at ${new Date(result.firstAcceptedAt).toISOString()} as job ${result.firstJobId} ` +
@@ -183,7 +185,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       'info',
       'conversion.accepted',
       { job_id: job.id, destination, transaction_id: event.transaction_id, dedup_key: dedupKey },
-      { job: JSON.stringify(job) },
+      { job: payload },
     );
     return true;
   }
@@ -197,14 +199,19 @@ export function createIngest(deps: IngestDeps): Ingest {
   }
 }
 
-/** Conversions only: page views never carry IP addresses or user agents into storage. */
+/**
+ * Conversions only: page views never carry IP addresses or user agents into storage. The event was
+ * parsed for this request alone, so the facts go into its parameters in place, without a copy.
+ */
 function withBrowserFacts(event: RelayEvent, facts: BrowserFacts | undefined): RelayEvent {
   if (!facts) return event;
-  const params = { ...event.params };
-  for (const [name, value] of Object.entries(facts)) {
+  const { params } = event;
+  let name: keyof BrowserFacts;
+  for (name in facts) {
+    const value = facts[name];
     if (value && params[name] === undefined) params[name] = value;
   }
-  return { ...event, params };
+  return event;
 }
 
 function attributionDetail(clickId: string, source: ClickSource): string {

@@ -94,8 +94,9 @@ export interface Outbox {
   /**
    * Atomically: claims the dedup key, records the job and queues it. Repeating the call with the
    * same job ID (a lost reply re-sent) reports it accepted again and queues nothing new.
+   * `payload` is the job's JSON, when the caller has serialized it already.
    */
-  accept(job: ConversionJob, dedupKey: string, dedupTtlMs: number): Promise<AcceptResult>;
+  accept(job: ConversionJob, dedupKey: string, dedupTtlMs: number, payload?: string): Promise<AcceptResult>;
   /** Up to `max` queued jobs for this consumer, waiting at most `waitMs` for one to arrive. */
   claim(consumer: string, max: number, waitMs: number): Promise<ClaimedJob[]>;
   /** The job reached a final outcome (delivered, or deliberately not sent): it leaves the queue. */

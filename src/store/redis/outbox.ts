@@ -60,11 +60,11 @@ export function createRedisOutbox(connections: RedisConnections, log: Logger): O
   }
 
   return {
-    async accept(job: ConversionJob, dedupKey: string, dedupTtlMs: number): Promise<AcceptResult> {
+    async accept(job: ConversionJob, dedupKey: string, dedupTtlMs: number, payload = JSON.stringify(job)): Promise<AcceptResult> {
       const first = await withDeadline(
         request.acceptConversion(
           keys.dedup(dedupKey), keys.job(job.id), keys.outbox,
-          job.id, Math.ceil(dedupTtlMs), JSON.stringify(job), job.acceptedAt,
+          job.id, Math.ceil(dedupTtlMs), payload, job.acceptedAt,
         ),
         'outbox write',
       );
