@@ -36,22 +36,22 @@ function tick(): void {
   }
 }
 
-export async function withDeadline<T>(work: Promise<T>, what: string, ms = REQUEST_DEADLINE_MS): Promise<T> {
-  let entry: Pending | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    entry = { expiresAt: Date.now() + ms, what, ms, reject };
+export function withDeadline<T>(work: Promise<T>, what: string, ms = REQUEST_DEADLINE_MS): Promise<T> {
+  // One promise per call, settled by whichever comes first: the answer or the ticker. A late
+  // answer (or failure) after the deadline has no one left to tell.
+  return new Promise<T>((resolve, reject) => {
+    const entry: Pending = { expiresAt: Date.now() + ms, what, ms, reject };
     pending.add(entry);
+    ticker ??= setInterval(tick, TICK_MS).unref();
+    work.then(
+      (value) => {
+        pending.delete(entry);
+        resolve(value);
+      },
+      (err: Error) => {
+        pending.delete(entry);
+        reject(err instanceof StoreUnavailableError ? err : new StoreUnavailableError(`${what} failed: ${err?.message}`));
+      },
+    );
   });
-  ticker ??= setInterval(tick, TICK_MS).unref();
-  // The command may fail after the deadline already answered; that failure has no one to tell.
-  work.catch(() => undefined);
-  deadline.catch(() => undefined);
-  try {
-    return await Promise.race([work, deadline]);
-  } catch (err) {
-    if (err instanceof StoreUnavailableError) throw err;
-    throw new StoreUnavailableError(`${what} failed: ${(err as Error).message}`);
-  } finally {
-    pending.delete(entry!);
-  }
 }
