@@ -27,28 +27,50 @@ export interface AttributionInput {
  * sale pays one network. Each destination that converts on this event gets exactly one decision.
  */
 export function attributeConversion(input: AttributionInput): Attribution[] {
-  const { event, destinations } = input;
-  const converting = destinations.filter((d) => d.conversionEvents.has(event.event_name));
-  const groups = new Map<string, Destination[]>();
-  for (const d of converting) groups.set(d.group, [...(groups.get(d.group) ?? []), d]);
   const decisions: Attribution[] = [];
-  for (const [group, members] of groups) {
-    const everyone = destinations.filter((d) => d.group === group);
-    decisions.push(...attributeGroup(input, group, members, everyone));
+  for (const group of groupsConverting(input.destinations, input.event.event_name)) {
+    decisions.push(...attributeGroup(input, group));
   }
   return decisions;
 }
 
-function attributeGroup(
-  input: AttributionInput,
-  group: string,
-  members: Destination[],
-  everyone: Destination[],
-): Attribution[] {
-  const explicit = input.event.click_id;
-  if (explicit !== undefined) return attributeExplicit(input, explicit, members, everyone);
+/** An attribution group with destinations that convert on an event. */
+interface ConvertingGroup {
+  name: string;
+  /** The group's destinations that convert on the event, in config order. */
+  members: Destination[];
+  /** Every destination in the group, by ID: their clicks compete too. */
+  inGroup: ReadonlySet<string>;
+}
 
-  const inGroup = new Set(everyone.map((d) => d.id));
+/** Fixed for a configuration, so worked out once per event name, not per conversion. */
+const convertingGroups = new WeakMap<readonly Destination[], Map<string, ConvertingGroup[]>>();
+
+function groupsConverting(destinations: readonly Destination[], eventName: string): ConvertingGroup[] {
+  let byEvent = convertingGroups.get(destinations);
+  if (!byEvent) convertingGroups.set(destinations, (byEvent = new Map()));
+  let groups = byEvent.get(eventName);
+  if (!groups) {
+    const byName = new Map<string, ConvertingGroup>();
+    for (const d of destinations) {
+      if (!d.conversionEvents.has(eventName)) continue;
+      let group = byName.get(d.group);
+      if (!group) {
+        const inGroup = new Set(destinations.filter((other) => other.group === d.group).map((other) => other.id));
+        byName.set(d.group, (group = { name: d.group, members: [], inGroup }));
+      }
+      group.members.push(d);
+    }
+    groups = [...byName.values()];
+    byEvent.set(eventName, groups);
+  }
+  return groups;
+}
+
+function attributeGroup(input: AttributionInput, { name: group, members, inGroup }: ConvertingGroup): Attribution[] {
+  const explicit = input.event.click_id;
+  if (explicit !== undefined) return attributeExplicit(input, explicit, members, inGroup);
+
   const candidates = input.found.clicks.filter((c) => inGroup.has(c.destination));
   const winner = candidates.reduce<FoundClick | undefined>(
     (best, c) => (best === undefined || c.capturedAt > best.capturedAt ? c : best),
@@ -89,9 +111,8 @@ function attributeExplicit(
   input: AttributionInput,
   clickId: string,
   members: Destination[],
-  everyone: Destination[],
+  inGroup: ReadonlySet<string>,
 ): Attribution[] {
-  const inGroup = new Set(everyone.map((d) => d.id));
   const newestStored = input.found.clicks
     .filter((c) => inGroup.has(c.destination))
     .sort((a, b) => b.capturedAt - a.capturedAt)[0];
