@@ -191,6 +191,7 @@ export function newestPerDestination<T extends { destination: string }>(
   entries: T[],
   timeOf: (entry: T) => number,
 ): T[] {
+  if (entries.length < 2) return entries;
   const newest = new Map<string, T>();
   for (const entry of entries) {
     const known = newest.get(entry.destination);

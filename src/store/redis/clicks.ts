@@ -55,7 +55,8 @@ function decodeHash(
   clicks: FoundClick[],
   refused: RefusedClick[],
 ): void {
-  for (const [field, value] of Object.entries(hash)) {
+  for (const field in hash) {
+    const value = hash[field]!;
     const bar = value.indexOf('|');
     if (bar < 0) continue;
     const at = Number(value.slice(0, bar));
