@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { readCookie, type VisitorCookies } from '../visitor/cookie.js';
 import { readBody } from './body.js';
+import { createReplyBurst, type Reply } from './burst.js';
 import { answerPreflight, createOriginPolicy } from './cors.js';
 import { errorBody, sendJson, sendNoContent, sendPixel } from './respond.js';
 
@@ -24,14 +25,13 @@ export interface CollectDeps {
   afterIngest?: (result: HitResult) => Promise<unknown>;
 }
 
-type Reply = (res: ServerResponse) => void;
-
 /**
  * The ingestion routes as a plain node:http handler: express's per-request setup costs several
  * times a small handler's whole work (DESIGN.md), and these routes carry nearly all the traffic.
  */
 export function createCollectHandler(deps: CollectDeps) {
   const originPolicy = createOriginPolicy(deps.allowedOrigins);
+  const answer = createReplyBurst();
 
   async function parse(req: IncomingMessage, path: string, query: string): Promise<[ClientName, RelayEvent[], Reply]> {
     if (path === '/g/collect') {
@@ -67,7 +67,7 @@ export function createCollectHandler(deps: CollectDeps) {
       if (result.setCookie) res.setHeader('set-cookie', deps.cookies.serialize(visitor.id, isHttps(req)));
       // The conversion is durably queued already: a failed delivery here is retried later, not reported.
       await deps.afterIngest?.(result).catch((err: Error) => deps.logger.warn({ err: err.message }, 'collect.after_ingest_failed'));
-      reply(res);
+      answer(reply, res);
     } catch (err) {
       sendError(res, err, deps);
     }
