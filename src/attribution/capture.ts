@@ -1,3 +1,4 @@
+import { forEachParam } from '../clients/query.js';
 import { placeholderReason } from '../events/macro.js';
 import { truncate } from '../text.js';
 import type { RelayEvent } from '../events/event.js';
@@ -26,12 +27,11 @@ export function captureClicks(
   const landing = event.page_location ?? referer;
   if (!landing || !landing.includes('?')) return result;
   const params = queryOf(landing);
-  if (!params) return result;
   for (const destination of destinations) {
     let firstRefusal: string | undefined;
     for (const param of destination.clickParams) {
       const value = params.get(param);
-      if (value === null) continue;
+      if (value === undefined) continue;
       const reason = refusalReason(value, destination);
       if (reason === undefined) {
         result.clicks.push({ destination: destination.id, clickId: value, capturedAt: now });
@@ -48,14 +48,15 @@ export function captureClicks(
   return result;
 }
 
-function queryOf(url: string): URLSearchParams | undefined {
+/** The landing URL's query parameters, the first value of each, decoded as the hit's own are. */
+function queryOf(url: string): Map<string, string> {
   const start = url.indexOf('?');
   const hash = url.indexOf('#', start);
-  try {
-    return new URLSearchParams(url.slice(start + 1, hash < 0 ? undefined : hash));
-  } catch {
-    return undefined;
-  }
+  const params = new Map<string, string>();
+  forEachParam(url.slice(start + 1, hash < 0 ? undefined : hash), (name, value) => {
+    if (!params.has(name)) params.set(name, value);
+  });
+  return params;
 }
 
 /** Why a landing value cannot be this destination's click ID, or undefined when it can. */

@@ -59,6 +59,13 @@ describe('capture', () => {
     }
   });
 
+  test('a landing parameter is decoded, the first of repeated ones counts, and a fragment is not part of it', () => {
+    const found = captureClicks(event({ page_location: 'https://shop.example/?s1=abc%2D123&s1=later-one#s1=in-fragment' }), undefined, [cake!], NOW);
+    assert.deepEqual(found.clicks.map((c) => c.clickId), ['abc-123']);
+    const fragmentOnly = captureClicks(event({ page_location: 'https://shop.example/?utm_source=x#s1=in-fragment' }), undefined, [cake!], NOW);
+    assert.deepEqual(fragmentOnly.clicks, []);
+  });
+
   test('a pixel without page_location is read from the Referer header', () => {
     const found = captureClicks(event({}), 'https://shop.example/landing?s1=from-referer-1', [cake!], NOW);
     assert.deepEqual(found.clicks.map((c) => c.clickId), ['from-referer-1']);
