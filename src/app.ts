@@ -2,6 +2,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import { createAdminRouter, type AdminDeps } from './admin/routes.js';
 import { RelayError } from './errors.js';
+import type { ProbeHandler } from './http/probes.js';
 import { errorBody } from './http/respond.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -14,6 +15,8 @@ export interface AppDeps extends AdminDeps {
   traces: TraceRecorder;
   adminToken: string | undefined;
   logger: Logger;
+  /** Answered by node:http itself on Cloud Run; here for Cloud Functions, where express has every request. */
+  probes: ProbeHandler;
   /** Mounted only where express receives every request (Cloud Functions); node:http serves them otherwise. */
   collect?: (req: Request, res: Response) => Promise<void>;
 }
@@ -37,13 +40,7 @@ export function createApp(deps: AppDeps): express.Express {
   if (deps.collect) app.all(['/g/collect', '/data'], deps.collect);
   app.use(helmet());
 
-  app.get('/healthy', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/ready', async (_req, res) => {
-    const ok = await deps.store.ping();
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'store unavailable', store: deps.store.kind });
-  });
+  app.get(['/healthy', '/ready'], (req, res) => deps.probes(req, res, req.path));
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });

@@ -16,4 +16,4 @@ const logger = createLogger(config.logLevel);
 announceStartup(config, logger, 'function');
 const relay = createRelay(config, { logger, host: 'function' });
 
-http('relay', relay.app);
+http('relay', await relay.app());

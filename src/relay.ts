@@ -2,14 +2,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type express from 'express';
-import { createApp } from './app.js';
 import type { RelayConfig } from './config/load.js';
 import { bindDestinations, type Destination } from './destinations/destination.js';
 import { BUNDLED_TEMPLATES_DIR, loadTemplates } from './destinations/index.js';
 import { createSender, type Sender } from './delivery/send.js';
 import { DestinationGate } from './delivery/gate.js';
 import { createWorker, type Worker } from './delivery/worker.js';
+import { RelayError } from './errors.js';
 import { COLLECT_PATHS, createCollectHandler } from './http/collect.js';
+import { createProbeHandler } from './http/probes.js';
+import { errorBody, sendJson } from './http/respond.js';
 import { createIngest } from './ingest/ingest.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -39,7 +41,8 @@ export interface Relay {
   destinations: Destination[];
   metrics: Metrics;
   traces: TraceRecorder;
-  app: express.Express;
+  /** Every route but ingestion and the probes, built on first use: express is a fifth of a cold start. */
+  app(): Promise<express.Express>;
   worker: Worker;
   listen(port: number): Promise<Server & { port: number }>;
   close(graceMs?: number): Promise<void>;
@@ -88,23 +91,37 @@ export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
     ingest, cookies, allowedOrigins: config.file.allowedOrigins, metrics, logger,
     ...(inFunction ? { afterIngest: (hit) => (hit.accepted > 0 ? worker.drain(IN_REQUEST_DELIVERY_MS) : Promise.resolve()) } : {}),
   });
-  const app = createApp({
-    store, metrics, traces, adminToken: config.adminToken, logger,
-    drain: (budgetMs) => worker.drain(budgetMs), now,
-    ...(inFunction ? { collect } : {}),
-  });
+  const probes = createProbeHandler(store);
+  let app: Promise<express.Express> | undefined;
+  const adminApp = () =>
+    (app ??= import('./app.js').then(({ createApp }) =>
+      createApp({
+        store, metrics, traces, adminToken: config.adminToken, logger, probes,
+        drain: (budgetMs) => worker.drain(budgetMs), now,
+        ...(inFunction ? { collect } : {}),
+      }),
+    ));
 
-  /** The node:http handler: ingestion routes directly, everything else through express. */
+  /** The node:http handler: ingestion and the probes directly, everything else through express. */
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    if (COLLECT_PATHS.has(q < 0 ? url : url.slice(0, q))) void collect(req, res);
-    else app(req, res);
+    const path = q < 0 ? url : url.slice(0, q);
+    if (COLLECT_PATHS.has(path)) void collect(req, res);
+    else if (!probes(req, res, path)) {
+      adminApp().then(
+        (express) => express(req, res),
+        (err: Error) => {
+          logger.error({ err: err.message }, 'app.load_failed');
+          sendJson(res, 500, errorBody(new RelayError('RELAY_INTERNAL', 'internal error', 500)));
+        },
+      );
+    }
   };
 
   let server: Server | undefined;
   return {
-    store, destinations, metrics, traces, app, worker,
+    store, destinations, metrics, traces, app: adminApp, worker,
     async listen(port) {
       server = createServer(handle);
       await new Promise<void>((resolve, reject) => {

@@ -48,6 +48,7 @@ const cases: Case[] = [
   { name: 'an admin call with a wrong token', path: '/admin/postbacks', init: { headers: { authorization: 'Bearer wrong-token-wrong-token' } }, status: 401, code: 'RELAY_ADMIN_UNAUTHORIZED', message: /Bearer/ },
   { name: 'an admin limit out of range', path: '/admin/postbacks?limit=0', init: { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }, status: 400, code: 'RELAY_QUERY_INVALID', message: /limit/ },
   { name: 'an unknown path', path: '/nope', status: 404, code: 'RELAY_NOT_FOUND', message: /no route/ },
+  { name: 'POST on a probe', path: '/healthy', init: { method: 'POST' }, status: 404, code: 'RELAY_NOT_FOUND', message: /no route for POST \/healthy/ },
 ];
 
 describe('bad input gets a clear 4xx, never a 5xx, and the process stays up', () => {

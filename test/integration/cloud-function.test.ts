@@ -34,7 +34,7 @@ before(async () => {
   }));
   const config = loadConfig({ RELAY_CONFIG: path, REDIS_URL: redis.url, RELAY_ADMIN_TOKEN: ADMIN_TOKEN, RELAY_COOKIE_SECRET: COOKIE_SECRET });
   relay = createRelay(config, { logger: createLogger('error'), host: 'function' });
-  http('relay-under-test', relay.app);
+  http('relay-under-test', await relay.app());
   for (let i = 0; !(await relay.store.ping()); i++) {
     if (i > 100) throw new Error('store never ready');
     await new Promise((r) => setTimeout(r, 20));
