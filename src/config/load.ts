@@ -48,7 +48,8 @@ export function bundledExampleConfigPath(): string {
  * module reads process.env.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
-  const parsedEnv = EnvSchema.safeParse(env);
+  // Parsed once per process: compiling zod's fast path for it would cost more than it saves.
+  const parsedEnv = EnvSchema.safeParse(env, { jitless: true });
   if (!parsedEnv.success) {
     throw new ConfigError(`environment: ${z.prettifyError(parsedEnv.error)}`);
   }
@@ -107,7 +108,7 @@ export function loadConfigFile(
   if (missing.length > 0) {
     throw new ConfigError(`${path}: ${missing.join('; ')}`, 'RELAY_CONFIG_MISSING_ENV');
   }
-  const parsed = ConfigFileSchema.safeParse(substituted ?? {});
+  const parsed = ConfigFileSchema.safeParse(substituted ?? {}, { jitless: true });
   if (!parsed.success) {
     throw new ConfigError(`${path}: ${z.prettifyError(parsed.error)}`);
   }

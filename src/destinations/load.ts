@@ -37,7 +37,6 @@ function findBundledTemplatesDir(start: string): string {
   return resolve(start, '..', '..', 'templates', 'destinations');
 }
 
-/** Every `*.yaml` in `dir`, keyed by template id (the file name without `.yaml`). */
 /**
  * Loads and checks the templates in `dir`; with `only`, just those (startup compiles what the config
  * uses, and names a missing one with the closest that exists).
@@ -100,7 +99,8 @@ function readTemplate(path: string): ReadResult {
   }
   const parsed = parseYaml(text);
   if (!parsed.ok) return parsed;
-  const checked = TemplateFileSchema.safeParse(parsed.value);
+  // Each template is checked once per process: zod's compiled fast path would not pay for itself.
+  const checked = TemplateFileSchema.safeParse(parsed.value, { jitless: true });
   if (checked.success) return compileTemplate(id, path, checked.data);
   const shapeProblems = checked.error.issues.flatMap((issue) => issueProblems(issue, parsed.value));
   const laterProblems = compileRepairedCopy(id, path, parsed.value, checked.error.issues);
