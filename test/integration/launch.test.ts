@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'node:test';
+import { freePort } from '../helpers/redis-server.js';
+
+/*
+ * The bundled server as the container starts it (`node dist/server.mjs`, built by `npm run build`):
+ * with the code cache the build made, with a cache V8 refuses, and with mapped stack traces.
+ */
+const DIST = join(import.meta.dirname, '..', '..', 'dist');
+const SERVER = join(DIST, 'server.mjs');
+const EXAMPLE_CONFIG = join(import.meta.dirname, '..', '..', 'deploy', 'relay.example.yaml');
+
+/** Starts the server with `nodeArgs`, waits for /healthy, stops it; returns what it wrote to stderr. */
+async function startOnce(nodeArgs: string[]): Promise<{ stderr: string; health: unknown }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [...nodeArgs, SERVER], {
+    env: { PATH: process.env.PATH, PORT: String(port), RELAY_CONFIG: EXAMPLE_CONFIG, LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    for (let i = 0; ; i++) {
+      if (child.exitCode !== null) throw new Error(`server exited at startup: ${stderr}`);
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/healthy`);
+        if (res.status === 200) return { stderr, health: await res.json() };
+      } catch {
+        // not listening yet
+      }
+      if (i > 400) throw new Error(`server never answered /healthy: ${stderr}`);
+      await sleep(10);
+    }
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+test('the build leaves the bundle, its code cache and the entry that loads them', () => {
+  for (const file of ['server.mjs', 'relay.cjs', 'relay.cjs.codecache', 'relay.cjs.map']) {
+    assert.ok(existsSync(join(DIST, file)), `dist/${file} is missing: run npm run build`);
+  }
+});
+
+test('the server starts on the code cache the build made, without a word about it', async () => {
+  const { stderr, health } = await startOnce([]);
+  assert.deepEqual(health, { status: 'ok' });
+  assert.doesNotMatch(stderr, /code cache/);
+});
+
+test('a cache made under other V8 flags is refused with one warning, and the server still starts', async () => {
+  // A different heap setting changes V8's flag hash, as another Node.js build changes its version.
+  const { stderr, health } = await startOnce(['--max-semi-space-size=17']);
+  assert.deepEqual(health, { status: 'ok' });
+  const warnings = stderr.split('\n').filter((line) => line.includes('code cache'));
+  assert.equal(warnings.length, 1);
+  const warning = JSON.parse(warnings[0]!) as { severity: string; message: string };
+  assert.equal(warning.severity, 'WARNING');
+  assert.match(warning.message, /compiling from source/);
+});
+
+test('with --enable-source-maps the server loads the bundle through node and starts', async () => {
+  const { stderr, health } = await startOnce(['--enable-source-maps']);
+  assert.deepEqual(health, { status: 'ok' });
+  assert.doesNotMatch(stderr, /code cache/);
+});
