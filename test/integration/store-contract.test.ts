@@ -5,6 +5,7 @@ import { createLogger } from '../../src/log.js';
 import { createMemoryStore } from '../../src/store/memory/index.js';
 import { createRedisStore } from '../../src/store/redis/index.js';
 import type { ConversionJob, Store, VisitorRef } from '../../src/store/types.js';
+import { Redis } from 'ioredis';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 
 /**
@@ -226,3 +227,25 @@ for (const [name, makeStore] of stores) {
     });
   });
 }
+
+test('redis outbox: a claimed batch whose job record is gone delivers the rest and closes the orphan', async (t) => {
+  await redis.flush();
+  const store = createRedisStore(redis.url, { logMaxEntries: 1000, log: logger });
+  t.after(() => store.close());
+  for (let i = 0; !(await store.ping()); i++) {
+    if (i > 100) throw new Error('redis store never became ready');
+    await sleep(20);
+  }
+  for (const id of ['kept-1', 'gone', 'kept-2']) await store.outbox.accept(job(id), `k-${id}`, DAY);
+  // The record expires while its stream entry waits (far past any retry age).
+  const direct = new Redis(redis.url);
+  t.after(() => direct.disconnect());
+  await direct.del('rl:{rl}:job:gone');
+
+  const claimed = await store.outbox.claim('w1', 10, 50);
+  assert.deepEqual(claimed.map((c) => [c.job.id, c.attempt]), [['kept-1', 1], ['kept-2', 1]]);
+  assert.equal(await direct.exists('rl:{rl}:job:gone'), 0, 'no attempt counter is left behind for the missing job');
+  for (const c of claimed) await store.outbox.complete(c, 'success');
+  assert.equal(await store.outbox.backlog(), 0, 'the orphan entry is closed, not left to be claimed for ever');
+  assert.deepEqual(await store.outbox.reclaim('w2', 0, 10), []);
+});

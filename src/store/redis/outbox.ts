@@ -31,27 +31,30 @@ export function createRedisOutbox(connections: RedisConnections, log: Logger): O
     groupReady = true;
   }
 
-  /** Loads a claimed batch's jobs together: auto-pipelining sends the whole batch in one round trip. */
+  /** Loads a claimed batch's jobs, counting the attempt on each, in one script call. */
   async function loadClaimed(entries: StreamEntry[]): Promise<ClaimedJob[]> {
-    const loaded = await Promise.all(entries.map(([receipt, fields]) => loadOne(receipt, fields[fields.indexOf('job') + 1])));
-    return loaded.filter((claimed): claimed is ClaimedJob => claimed !== undefined);
-  }
-
-  async function loadOne(receipt: string, jobId: string | undefined): Promise<ClaimedJob | undefined> {
-    if (!jobId) return undefined;
-    const jobKey = keys.job(jobId);
-    const [[payload, since], attempts] = await Promise.all([
-      worker.hmget(jobKey, 'job', 'since'),
-      worker.hincrby(jobKey, 'attempts', 1),
-    ]);
-    if (!payload) {
-      // The job record expired while its entry waited (far past any retry age): nothing to send.
-      log.error({ job_id: jobId }, 'outbox.job_missing');
-      await worker.completeJob(keys.outbox, jobKey, receipt, CONSUMER_GROUP, 'missing', Date.now(), 1);
-      return undefined;
+    const batch: Array<{ receipt: string; jobId: string }> = [];
+    for (const [receipt, fields] of entries) {
+      const jobId = fields[fields.indexOf('job') + 1];
+      if (jobId) batch.push({ receipt, jobId });
     }
-    const job = JSON.parse(payload) as ConversionJob;
-    return { job, attempt: attempts, since: since ? Number(since) : job.acceptedAt, receipt };
+    if (batch.length === 0) return [];
+    const loaded = await worker.loadClaimedJobs(batch.length, ...batch.map(({ jobId }) => keys.job(jobId)));
+    const claimed: ClaimedJob[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const { receipt, jobId } = batch[i]!;
+      const payload = loaded[3 * i] as string | null;
+      if (!payload) {
+        // The job record expired while its entry waited (far past any retry age): nothing to send.
+        log.error({ job_id: jobId }, 'outbox.job_missing');
+        await worker.completeJob(keys.outbox, keys.job(jobId), receipt, CONSUMER_GROUP, 'missing', Date.now(), 1);
+        continue;
+      }
+      const job = JSON.parse(payload) as ConversionJob;
+      const since = loaded[3 * i + 1] as string | null;
+      claimed.push({ job, attempt: Number(loaded[3 * i + 2]), since: since ? Number(since) : job.acceptedAt, receipt });
+    }
+    return claimed;
   }
 
   async function notDeadReason(jobId: string): Promise<string> {

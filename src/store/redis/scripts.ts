@@ -49,6 +49,22 @@ const SCRIPTS = {
       redis.call('XADD', KEYS[3], '*', 'job', ARGV[1])
       return false`,
   },
+  /**
+   * KEYS: the job hashes of one claimed batch. Counts an attempt on each job that still exists and
+   * returns three values per job: its payload (nil when the record is gone), its `since`, attempts.
+   */
+  loadClaimedJobs: {
+    numberOfKeys: undefined,
+    lua: `
+      local out = {}
+      for i, key in ipairs(KEYS) do
+        local job = redis.call('HMGET', key, 'job', 'since')
+        local at = 3 * i - 2
+        out[at], out[at + 1], out[at + 2] = job[1], job[2], 0
+        if job[1] then out[at + 2] = redis.call('HINCRBY', key, 'attempts', 1) end
+      end
+      return out`,
+  },
   /** KEYS: outbox, job hash. ARGV: entryId, group, outcome, nowMs, retentionMs. */
   completeJob: {
     numberOfKeys: 2,
@@ -138,6 +154,7 @@ type ScriptArg = string | number;
 export interface RelayScripts {
   saveVisitorClicks(key: string, ...args: ScriptArg[]): Promise<number>;
   acceptConversion(dedup: string, job: string, outbox: string, ...args: ScriptArg[]): Promise<string | null>;
+  loadClaimedJobs(numberOfKeys: number, ...jobs: string[]): Promise<Array<string | number | null>>;
   completeJob(outbox: string, job: string, ...args: ScriptArg[]): Promise<number>;
   retryJob(outbox: string, retry: string, job: string, ...args: ScriptArg[]): Promise<number>;
   deadLetterJob(outbox: string, dead: string, job: string, ...args: ScriptArg[]): Promise<number>;
