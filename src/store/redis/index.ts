@@ -15,8 +15,7 @@ export function createRedisStore(url: string, options: { logMaxEntries: number; 
     kind: 'redis',
     clicks: createRedisClickStore(connections.request),
     outbox: createRedisOutbox(connections, options.log),
-    // Request connection: appends fail fast in an outage instead of queueing without bound.
-    log: createRedisPostbackLog(connections.request, options.logMaxEntries),
+    log: createRedisPostbackLog(connections, options.logMaxEntries),
     async ping() {
       try {
         return (await withDeadline(connections.request.ping(), 'ping')) === 'PONG';

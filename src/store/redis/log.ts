@@ -1,15 +1,20 @@
 import { matchesFilter, type PostbackLog, type PostbackLogEntry } from '../types.js';
-import type { RelayRedis } from './connection.js';
+import type { RedisConnections } from './connection.js';
 import { withDeadline } from './deadline.js';
 import { keys } from './keys.js';
 
 const PAGE = 500;
 
-/** The postback log: a stream capped near `maxEntries`, read newest first. */
-export function createRedisPostbackLog(redis: RelayRedis, maxEntries: number): PostbackLog {
+/**
+ * The postback log: a stream capped near `maxEntries`, read newest first. Entries are written by
+ * the worker, on its connection, so each goes out in the same pipeline as the settling of its job;
+ * reads (operators, the admin API) use the fail-fast request connection.
+ */
+export function createRedisPostbackLog(connections: Pick<RedisConnections, 'request' | 'worker'>, maxEntries: number): PostbackLog {
+  const { request: redis, worker } = connections;
   return {
     async append(entry) {
-      await withDeadline(redis.xadd(keys.log, 'MAXLEN', '~', maxEntries, '*', 'e', JSON.stringify(entry)), 'postback log write');
+      await worker.xadd(keys.log, 'MAXLEN', '~', maxEntries, '*', 'e', JSON.stringify(entry));
     },
     async query(filter) {
       const found: PostbackLogEntry[] = [];
