@@ -68,22 +68,26 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
 /**
  * A line written straight to the logger's destination, in the shape of its other lines, for the
  * lines written once per conversion and once per postback: pino serializes field by field and
- * scans for redaction, which shows at that rate. Fields must be flat values the relay produced
- * (no headers, no secrets: the redaction paths above never match them); `jsonFields` are values
- * that are JSON already, such as a job just serialized for the store.
+ * scans for redaction, which shows at that rate. Only the flat values of `fields` (strings,
+ * numbers, booleans) are written, values the relay produced (no headers, no secrets: the redaction
+ * paths above never match them); objects are left out. `jsonFields` are values that are JSON
+ * already, such as a job just serialized for the store.
  */
 export function writeLogLine(
   logger: Logger,
   level: 'info' | 'error',
   message: string,
-  fields: Record<string, string | number | undefined>,
+  fields: object,
   jsonFields: Record<string, string> = {},
 ): void {
   if (!logger.isLevelEnabled(level)) return;
   let line = `{"severity":"${SEVERITY[level]}","level":"${level}","time":"${new Date().toISOString()}"`;
   for (const name in fields) {
-    const value = fields[name];
-    if (value !== undefined) line += `,${JSON.stringify(name)}:${JSON.stringify(value)}`;
+    const value: unknown = (fields as Record<string, unknown>)[name];
+    const type = typeof value;
+    if (type === 'string' || type === 'number' || type === 'boolean') {
+      line += `,${JSON.stringify(name)}:${JSON.stringify(value)}`;
+    }
   }
   for (const name in jsonFields) line += `,${JSON.stringify(name)}:${jsonFields[name]}`;
   line += `,"message":${JSON.stringify(message)}}\n`;

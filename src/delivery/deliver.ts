@@ -31,15 +31,15 @@ const LOGGED_BODY_CHARS = 500;
 /** Final outcomes where the network has the conversion, or was deliberately not asked. */
 const CLOSED: ReadonlySet<PostbackStatus> = new Set(['success', 'duplicate', 'accepted_unverified', 'dry_run']);
 
-type Entry = Omit<PostbackLogEntry, 'at'>;
-
 /**
  * One attempt at one job: render, send, classify, then settle it: done, dead letter (a final
  * rejection, or out of retries), or retry later. Every attempt is recorded in the postback log.
  */
 export async function deliverJob(claimed: ClaimedJob, deps: DeliveryDeps): Promise<void> {
   const { job, attempt } = claimed;
-  const base: Entry = {
+  // One entry per attempt, filled in as the attempt goes: this runs once per postback.
+  const entry: PostbackLogEntry = {
+    at: '',
     destination: job.destination,
     event_name: job.event.event_name,
     transaction_id: job.event.transaction_id,
@@ -48,11 +48,15 @@ export async function deliverJob(claimed: ClaimedJob, deps: DeliveryDeps): Promi
     attempt,
     status: 'rejected',
     reason: '',
+    request: undefined,
+    response: undefined,
+    duration_ms: undefined,
+    next_attempt_at: undefined,
   };
   const destination = deps.destinations.get(job.destination);
   if (!destination) {
-    await settle(claimed, deps, { ...base, reason: `destination "${job.destination}" is no longer configured` });
-    return;
+    entry.reason = `destination "${job.destination}" is no longer configured`;
+    return settle(claimed, deps, entry);
   }
   let rendered: RenderedRequest;
   try {
@@ -64,14 +68,15 @@ export async function deliverJob(claimed: ClaimedJob, deps: DeliveryDeps): Promi
       ...(job.clickCapturedAt !== undefined ? { clickCapturedAt: job.clickCapturedAt } : {}),
     });
   } catch (err) {
-    await settle(claimed, deps, { ...base, reason: `not sent: ${(err as Error).message}` });
-    return;
+    entry.reason = `not sent: ${(err as Error).message}`;
+    return settle(claimed, deps, entry);
   }
   const shown = redactRequest(destination.secrets, rendered);
-  const request = { method: shown.method, url: shown.url, body: shown.body };
+  entry.request = { method: shown.method, url: shown.url, body: shown.body };
   if (destination.mode === 'dry_run') {
-    await settle(claimed, deps, { ...base, request, status: 'dry_run', reason: 'dry_run mode: rendered and logged, not sent' });
-    return;
+    entry.status = 'dry_run';
+    entry.reason = 'dry_run mode: rendered and logged, not sent';
+    return settle(claimed, deps, entry);
   }
 
   const gate = deps.gates.get(destination.id);
@@ -100,26 +105,22 @@ export async function deliverJob(claimed: ClaimedJob, deps: DeliveryDeps): Promi
   gate?.record(verdict.outcome !== 'retry');
   deps.metrics.postbackDuration(destination.id).observe(durationMs / 1000);
   const hide = (text: string) => redactText(destination.secrets, text);
-  const attempted: Entry = {
-    ...base,
-    request,
-    reason: hide(verdict.reason),
-    response: answer ? { status: answer.status, body: hide(answer.body.slice(0, LOGGED_BODY_CHARS)) } : undefined,
-    duration_ms: Math.round(durationMs),
-  };
+  entry.reason = hide(verdict.reason);
+  if (answer) entry.response = { status: answer.status, body: hide(answer.body.slice(0, LOGGED_BODY_CHARS)) };
+  entry.duration_ms = Math.round(durationMs);
   const { outcome } = verdict;
   if (outcome !== 'retry') {
-    await settle(claimed, deps, { ...attempted, status: outcome });
-    return;
+    entry.status = outcome;
+    return settle(claimed, deps, entry);
   }
-  await retryOrGiveUp(claimed, deps, destination, attempted, answer);
+  await retryOrGiveUp(claimed, deps, destination, entry, answer);
 }
 
 async function retryOrGiveUp(
   claimed: ClaimedJob,
   deps: DeliveryDeps,
   destination: Destination,
-  attempted: Entry,
+  entry: PostbackLogEntry,
   answer: Answer | undefined,
 ): Promise<void> {
   const now = deps.now();
@@ -130,35 +131,35 @@ async function retryOrGiveUp(
     const why = delay === undefined
       ? `all ${claimed.attempt} attempts failed`
       : `the next attempt would pass the ${destination.retry.maxAgeMs / 3_600_000} h maximum age`;
-    await settle(claimed, deps, { ...attempted, status: 'dead', reason: `gave up: ${why}; last answer: ${attempted.reason}` });
-    return;
+    entry.status = 'dead';
+    entry.reason = `gave up: ${why}; last answer: ${entry.reason}`;
+    return settle(claimed, deps, entry);
   }
   const dueAt = now + delay;
-  await Promise.all([
-    record(deps, { ...attempted, status: 'retrying', next_attempt_at: new Date(dueAt).toISOString() }),
-    deps.outbox.retryAt(claimed, dueAt, 'retrying'),
-  ]);
+  entry.status = 'retrying';
+  entry.next_attempt_at = new Date(dueAt).toISOString();
+  await Promise.all([record(deps, entry), deps.outbox.retryAt(claimed, dueAt, 'retrying')]);
 }
 
 /**
  * Records the final outcome and closes the job, or moves it to the dead letters for a replay. Both
  * writes go out together, in one round trip: a failed log write does not stop the settling.
  */
-async function settle(claimed: ClaimedJob, deps: DeliveryDeps, entry: Entry): Promise<void> {
+async function settle(claimed: ClaimedJob, deps: DeliveryDeps, entry: PostbackLogEntry): Promise<void> {
   const settled = CLOSED.has(entry.status)
     ? deps.outbox.complete(claimed, entry.status)
     : deps.outbox.deadLetter(claimed, entry.status, entry.reason, deps.now());
   await Promise.all([record(deps, entry), settled]);
 }
 
-async function record(deps: DeliveryDeps, entry: Entry): Promise<void> {
-  const full: PostbackLogEntry = { at: new Date(deps.now()).toISOString(), ...entry };
+async function record(deps: DeliveryDeps, entry: PostbackLogEntry): Promise<void> {
+  entry.at = new Date(deps.now()).toISOString();
   deps.metrics.postbacks(entry.destination, entry.status).inc();
-  const { request: _request, response: _response, ...line } = full;
-  if (entry.status === 'dead') writeLogLine(deps.logger, 'error', 'postback.dead', line);
-  else writeLogLine(deps.logger, 'info', 'postback.attempt', line);
+  // The line leaves out the request and the answer (objects): the postback log keeps those.
+  if (entry.status === 'dead') writeLogLine(deps.logger, 'error', 'postback.dead', entry);
+  else writeLogLine(deps.logger, 'info', 'postback.attempt', entry);
   try {
-    await deps.log.append(full);
+    await deps.log.append(entry);
   } catch (err) {
     // The structured log line above already carries the outcome; settling the job must still happen.
     deps.logger.warn({ job_id: entry.job_id, err: (err as Error).message }, 'postback_log.append_failed');
