@@ -1,3 +1,5 @@
+import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
 import type { Agent } from 'undici';
 import type { RenderedRequest } from '../destinations/index.js';
 
@@ -49,6 +51,10 @@ export function createSender(options: { connectionsPerOrigin?: number } = {}): S
   return {
     async send(req, timeoutMs) {
       const started = performance.now();
+      // The deadline: undici takes an EventEmitter as the abort signal, which costs a fraction of
+      // an AbortController (or AbortSignal.timeout) at thousands of postbacks a second.
+      const deadline = new EventEmitter();
+      const timer = setTimeout(() => deadline.emit('abort'), timeoutMs);
       try {
         const { request, agent } = await connect();
         const res = await request(req.url, {
@@ -56,7 +62,7 @@ export function createSender(options: { connectionsPerOrigin?: number } = {}): S
           headers: req.headers,
           body: req.body,
           dispatcher: agent,
-          signal: AbortSignal.timeout(timeoutMs),
+          signal: deadline,
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
         });
@@ -68,11 +74,13 @@ export function createSender(options: { connectionsPerOrigin?: number } = {}): S
         if (e.code === 'UND_ERR_INVALID_ARG') {
           throw new TransportError(`the request could not be made: ${e.message}`, elapsed, false);
         }
-        const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT';
+        const timedOut = e.code === 'UND_ERR_ABORTED' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT';
         throw new TransportError(
           timedOut ? `no answer within ${timeoutMs} ms` : `network error: ${e.code ?? e.name}: ${e.message}`,
           elapsed,
         );
+      } finally {
+        clearTimeout(timer);
       }
     },
     async destroy() {
@@ -81,16 +89,20 @@ export function createSender(options: { connectionsPerOrigin?: number } = {}): S
   };
 }
 
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size >= MAX_ANSWER_BYTES) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).subarray(0, MAX_ANSWER_BYTES).toString('utf8');
+function readCapped(body: Readable): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => resolve(Buffer.concat(chunks).subarray(0, MAX_ANSWER_BYTES).toString('utf8'));
+    body.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= MAX_ANSWER_BYTES) {
+        body.destroy();
+        done();
+      }
+    });
+    body.once('end', done);
+    body.once('error', reject);
+  });
 }
