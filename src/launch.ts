@@ -9,8 +9,9 @@ import { Script } from 'node:vm';
  * dependencies in one file, with the V8 code cache `npm run build` made for it. Compiling the
  * bundle from source is a third of a cold start, and a scale-from-zero request waits for it.
  *
- * The cache is bytecode only, tied to the exact Node.js build: V8 refuses one made by another, and
- * the relay then compiles from source as usual and says so once on stderr. Nothing else differs.
+ * The cache is bytecode only, tied to the Node.js build and the V8 flags that made it: V8 refuses
+ * it otherwise, and the relay then compiles from source as usual and says so once on stderr.
+ * Nothing else differs.
  */
 
 const dir = dirname(fileURLToPath(import.meta.url));
