@@ -37,6 +37,7 @@ for (;;) {
   } catch {
     // not listening yet
   }
+  if (child.exitCode !== null) throw new Error(`${SERVER} exited with ${child.exitCode} before answering /healthy`);
   if (Date.now() > deadline) {
     child.kill('SIGKILL');
     throw new Error(`${SERVER} did not answer /healthy within ${START_TIMEOUT_MS} ms`);
@@ -44,8 +45,14 @@ for (;;) {
   await sleep(10);
 }
 // A page view, a landing and a purchase, so the first hits after a start find their code compiled too.
-const hit = (query, cookie) =>
-  fetch(`${base}/g/collect?v=2&tid=G-CACHE&cid=1.2&${query}`, { method: 'POST', headers: cookie ? { cookie } : {} });
+const hit = async (query, cookie) => {
+  const res = await fetch(`${base}/g/collect?v=2&tid=G-CACHE&cid=1.2&${query}`, { method: 'POST', headers: cookie ? { cookie } : {} });
+  if (res.status !== 204) {
+    child.kill('SIGKILL');
+    throw new Error(`${SERVER} answered ${res.status} to a ${query.split('&')[0]} hit: ${await res.text()}`);
+  }
+  return res;
+};
 await hit('en=page_view&dl=https%3A%2F%2Fshop.example%2F');
 const landing = await hit('en=page_view&dl=https%3A%2F%2Fshop.example%2F%3Fs1%3Dabc123');
 const cookie = landing.headers.get('set-cookie')?.split(';')[0];
