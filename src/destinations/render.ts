@@ -77,7 +77,14 @@ export function renderPostback(template: Template, input: RenderInput): Rendered
   const context: Context = { template, input, now: input.now ?? new Date() };
   checkRequired(context);
   const url = renderUrl(context);
-  for (const [key, value] of renderFields(template.request.query, context)) url.searchParams.set(key, value);
+  const fields = renderFields(template.request.query, context);
+  if (fields.length > 0) {
+    // Set on a detached copy and written back once: URL.searchParams re-serializes the whole query
+    // into the URL on every set.
+    const query = new URLSearchParams(url.search);
+    for (const [key, value] of fields) query.set(key, value);
+    url.search = query.toString();
+  }
   if (template.request.auth.type === 'query') setAuthParam(url, context);
   const headers = renderHeaders(context);
   const body = renderBody(context, headers);
