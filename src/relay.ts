@@ -71,7 +71,7 @@ export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
   const { delivery } = config.file;
   const worker = createWorker(
     {
-      outbox: store.outbox, log: store.log, sender, logger, metrics, now,
+      outbox: store.outbox, log: store.deliveryLog, sender, logger, metrics, now,
       destinations: new Map(destinations.map((d) => [d.id, d])),
       gates: new Map(destinations.map((d) => [d.id, new DestinationGate({ ...d.circuitBreaker, maxConcurrency: d.maxConcurrency, now })])),
     },

@@ -171,7 +171,13 @@ export interface Store {
   readonly kind: 'redis' | 'memory';
   readonly clicks: ClickStore;
   readonly outbox: Outbox;
+  /** The postback log as requests write and read it: in an outage, a write fails fast. */
   readonly log: PostbackLog;
+  /**
+   * The same log as the delivery worker writes it: on Redis, on the worker's connection, in the
+   * pipeline that settles the job, so in an outage an entry waits with its settle.
+   */
+  readonly deliveryLog: PostbackLog;
   /** True when the store answers now; drives /ready. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -225,6 +225,14 @@ for (const [name, makeStore] of stores) {
       assert.deepEqual((await store.log.query({ status: 'success', limit: 10 })).map((e) => e.reason), ['attempt 4']);
       assert.equal((await store.log.query({ limit: 2 })).length, 2);
     });
+
+    test('postback log: what the delivery worker writes is read with what requests write', async (t) => {
+      const store = await open(t);
+      const entry = { destination: 'cake', reason: '', event_name: 'purchase', transaction_id: 'T9' } as const;
+      await store.log.append({ ...entry, at: new Date(1_700_000_000_000).toISOString(), status: 'no_click' });
+      await store.deliveryLog.append({ ...entry, at: new Date(1_700_000_000_001).toISOString(), status: 'success' });
+      assert.deepEqual((await store.log.query({ transaction_id: 'T9', limit: 10 })).map((e) => e.status), ['success', 'no_click']);
+    });
   });
 }
 
@@ -248,4 +256,21 @@ test('redis outbox: a claimed batch whose job record is gone delivers the rest a
   for (const c of claimed) await store.outbox.complete(c, 'success');
   assert.equal(await store.outbox.backlog(), 0, 'the orphan entry is closed, not left to be claimed for ever');
   assert.deepEqual(await store.outbox.reclaim('w2', 0, 10), []);
+});
+
+test('redis postback log: in an outage, a write from a request fails within its deadline instead of queueing', { timeout: 10_000 }, async (t) => {
+  await redis.flush();
+  const store = createRedisStore(redis.url, { logMaxEntries: 1000, log: logger });
+  t.after(() => store.close());
+  for (let i = 0; !(await store.ping()); i++) {
+    if (i > 100) throw new Error('redis store never became ready');
+    await sleep(20);
+  }
+  await redis.kill();
+  t.after(() => redis.restart());
+  const started = Date.now();
+  await assert.rejects(
+    store.log.append({ at: new Date().toISOString(), destination: 'cake', status: 'no_click', reason: '', event_name: 'purchase' }),
+  );
+  assert.ok(Date.now() - started < 3_000, 'the write gave up at its deadline');
 });

@@ -10,11 +10,13 @@ export function createMemoryStore(options: { logMaxEntries: number; now?: () => 
   const dedup = new ExpiringMap<string>(options.now);
   const settled = new ExpiringMap<JobState>(options.now);
   const outbox = createMemoryOutbox(dedup, settled, SETTLED_JOB_RETENTION_MS);
+  const log = createMemoryPostbackLog(options.logMaxEntries);
   return {
     kind: 'memory',
     clicks: createMemoryClickStore(visitors),
     outbox,
-    log: createMemoryPostbackLog(options.logMaxEntries),
+    log,
+    deliveryLog: log,
     async ping() {
       return true;
     },

@@ -15,7 +15,8 @@ export function createRedisStore(url: string, options: { logMaxEntries: number; 
     kind: 'redis',
     clicks: createRedisClickStore(connections.request),
     outbox: createRedisOutbox(connections, options.log),
-    log: createRedisPostbackLog(connections, options.logMaxEntries),
+    log: createRedisPostbackLog(connections, options.logMaxEntries, 'request'),
+    deliveryLog: createRedisPostbackLog(connections, options.logMaxEntries, 'worker'),
     async ping() {
       try {
         return (await withDeadline(connections.request.ping(), 'ping')) === 'PONG';

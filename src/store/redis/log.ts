@@ -6,15 +6,22 @@ import { keys } from './keys.js';
 const PAGE = 500;
 
 /**
- * The postback log: a stream capped near `maxEntries`, read newest first. Entries are written by
- * the worker, on its connection, so each goes out in the same pipeline as the settling of its job;
- * reads (operators, the admin API) use the fail-fast request connection.
+ * The postback log: a stream capped near `maxEntries`, read newest first. Requests write it on the
+ * fail-fast request connection, with a deadline; the delivery worker (`writer: 'worker'`) on its own
+ * connection, so each entry goes out in the pipeline that settles its job. Reads use the request
+ * connection either way.
  */
-export function createRedisPostbackLog(connections: Pick<RedisConnections, 'request' | 'worker'>, maxEntries: number): PostbackLog {
+export function createRedisPostbackLog(
+  connections: Pick<RedisConnections, 'request' | 'worker'>,
+  maxEntries: number,
+  writer: 'request' | 'worker',
+): PostbackLog {
   const { request: redis, worker } = connections;
   return {
     async append(entry) {
-      await worker.xadd(keys.log, 'MAXLEN', '~', maxEntries, '*', 'e', JSON.stringify(entry));
+      const json = JSON.stringify(entry);
+      if (writer === 'worker') await worker.xadd(keys.log, 'MAXLEN', '~', maxEntries, '*', 'e', json);
+      else await withDeadline(redis.xadd(keys.log, 'MAXLEN', '~', maxEntries, '*', 'e', json), 'postback log write');
     },
     async query(filter) {
       const found: PostbackLogEntry[] = [];
