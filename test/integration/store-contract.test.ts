@@ -38,20 +38,20 @@ after(async () => {
 });
 
 const logger = createLogger('error');
+/** A Redis store on the emptied test server, once it answers. */
+async function makeRedisStore(): Promise<Store> {
+  await redis.flush();
+  const store = createRedisStore(redis.url, { logMaxEntries: 1000, log: logger });
+  for (let i = 0; !(await store.ping()); i++) {
+    if (i > 100) throw new Error('redis store never became ready');
+    await sleep(20);
+  }
+  return store;
+}
+
 const stores: Array<[string, () => Promise<Store>]> = [
   ['memory', async () => createMemoryStore({ logMaxEntries: 1000 })],
-  [
-    'redis',
-    async () => {
-      await redis.flush();
-      const store = createRedisStore(redis.url, { logMaxEntries: 1000, log: logger });
-      for (let i = 0; !(await store.ping()); i++) {
-        if (i > 100) throw new Error('redis store never became ready');
-        await sleep(20);
-      }
-      return store;
-    },
-  ],
+  ['redis', makeRedisStore],
 ];
 
 for (const [name, makeStore] of stores) {
@@ -237,13 +237,8 @@ for (const [name, makeStore] of stores) {
 }
 
 test('redis outbox: a claimed batch whose job record is gone delivers the rest and closes the orphan', async (t) => {
-  await redis.flush();
-  const store = createRedisStore(redis.url, { logMaxEntries: 1000, log: logger });
+  const store = await makeRedisStore();
   t.after(() => store.close());
-  for (let i = 0; !(await store.ping()); i++) {
-    if (i > 100) throw new Error('redis store never became ready');
-    await sleep(20);
-  }
   for (const id of ['kept-1', 'gone', 'kept-2']) await store.outbox.accept(job(id), `k-${id}`, DAY);
   // The record expires while its stream entry waits (far past any retry age).
   const direct = new Redis(redis.url);
@@ -259,13 +254,8 @@ test('redis outbox: a claimed batch whose job record is gone delivers the rest a
 });
 
 test('redis postback log: in an outage, a write from a request fails within its deadline instead of queueing', { timeout: 10_000 }, async (t) => {
-  await redis.flush();
-  const store = createRedisStore(redis.url, { logMaxEntries: 1000, log: logger });
+  const store = await makeRedisStore();
   t.after(() => store.close());
-  for (let i = 0; !(await store.ping()); i++) {
-    if (i > 100) throw new Error('redis store never became ready');
-    await sleep(20);
-  }
   await redis.kill();
   t.after(() => redis.restart());
   const started = Date.now();
