@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { freePort } from '../helpers/redis-server.js';
@@ -12,6 +14,7 @@ import { freePort } from '../helpers/redis-server.js';
  */
 const DIST = join(import.meta.dirname, '..', '..', 'dist');
 const SERVER = join(DIST, 'server.mjs');
+const BUNDLE = join(DIST, 'relay.cjs');
 const EXAMPLE_CONFIG = join(import.meta.dirname, '..', '..', 'deploy', 'relay.example.yaml');
 
 /** Starts the server with `nodeArgs`, waits for /healthy, stops it; returns what it wrote to stderr. */
@@ -69,4 +72,20 @@ test('with --enable-source-maps the server loads the bundle through node and sta
   const { stderr, health } = await startOnce(['--enable-source-maps']);
   assert.deepEqual(health, { status: 'ok' });
   assert.doesNotMatch(stderr, /code cache/);
+});
+
+test('with --enable-source-maps the bundle is loaded so that its traces map back to the sources', async () => {
+  const port = await freePort();
+  // Loads the server as the entry does, then asks node which source map it holds for the bundle.
+  const script = [
+    `await import(${JSON.stringify(pathToFileURL(SERVER).href)});`,
+    "const { findSourceMap } = await import('node:module');",
+    `const map = findSourceMap(${JSON.stringify(BUNDLE)});`,
+    "process.stdout.write(JSON.stringify(map ? map.payload.sources.filter((s) => s.endsWith('/src/server.ts')) : null));",
+    'process.exit(0);',
+  ].join('\n');
+  const { stdout } = await promisify(execFile)(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], {
+    env: { PATH: process.env.PATH, PORT: String(port), RELAY_CONFIG: EXAMPLE_CONFIG, LOG_LEVEL: 'error' },
+  });
+  assert.equal((JSON.parse(stdout) as string[] | null)?.length, 1, `the map names src/server.ts: ${stdout}`);
 });
