@@ -37,7 +37,8 @@ const CLOSED: ReadonlySet<PostbackStatus> = new Set(['success', 'duplicate', 'ac
  */
 export async function deliverJob(claimed: ClaimedJob, deps: DeliveryDeps): Promise<void> {
   const { job, attempt } = claimed;
-  // One entry per attempt, filled in as the attempt goes: this runs once per postback.
+  // One entry per attempt, filled in as the attempt goes (every field present from the start, so
+  // the object keeps one shape): this runs once per postback.
   const entry: PostbackLogEntry = {
     at: '',
     destination: job.destination,

@@ -16,18 +16,18 @@ export function createRedisPostbackLog(
   maxEntries: number,
   writer: 'request' | 'worker',
 ): PostbackLog {
-  const { request: redis, worker } = connections;
+  const { request, worker } = connections;
   return {
     async append(entry) {
       const json = JSON.stringify(entry);
       if (writer === 'worker') await worker.xadd(keys.log, 'MAXLEN', '~', maxEntries, '*', 'e', json);
-      else await withDeadline(redis.xadd(keys.log, 'MAXLEN', '~', maxEntries, '*', 'e', json), 'postback log write');
+      else await withDeadline(request.xadd(keys.log, 'MAXLEN', '~', maxEntries, '*', 'e', json), 'postback log write');
     },
     async query(filter) {
       const found: PostbackLogEntry[] = [];
       let end = '+';
       for (;;) {
-        const page = (await withDeadline(redis.xrevrange(keys.log, end, '-', 'COUNT', PAGE), 'postback log read')) as Array<[string, string[]]>;
+        const page = (await withDeadline(request.xrevrange(keys.log, end, '-', 'COUNT', PAGE), 'postback log read')) as Array<[string, string[]]>;
         for (const [, fields] of page) {
           const entry = JSON.parse(fields[1] ?? '{}') as PostbackLogEntry;
           if (matchesFilter(entry, filter)) found.push(entry);
