@@ -27,6 +27,8 @@ export interface LoadSpec {
 
 export interface LoadResult {
   rps: number;
+  /** Requests answered in all. */
+  requests: number;
   p50: number;
   p99: number;
   non2xx: number;
@@ -102,6 +104,7 @@ autocannon(
 function report(result: autocannon.Result): void {
   const out: LoadResult = {
     rps: result.requests.average,
+    requests: result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,

@@ -38,25 +38,30 @@ const cleanups: Array<() => Promise<unknown>> = [];
 async function main(): Promise<void> {
   const redis = await track(await startRedis({ appendonly: true }));
   const sinkPort = await childPort(fork(join(DIST, 'bench', 'sink-server.js'), [], { stdio: 'ignore' }));
-  const barePort = await childPort(fork(join(DIST, 'bench', 'bare-server.js'), ['0'], { stdio: 'ignore' }));
+  const bareChild = fork(join(DIST, 'bench', 'bare-server.js'), ['0'], { stdio: 'ignore' });
+  const barePids = { bare: bareChild.pid! };
+  const barePort = await childPort(bareChild);
   const sink = `http://127.0.0.1:${sinkPort}`;
   const configPath = writeConfig(sink);
   const store = await openStore(redis.url);
   const cookiesFile = await prepareVisitors(store);
 
   const bareUrl = `http://127.0.0.1:${barePort}`;
+  const redisPid = await pidOfRedis(redis.url);
   // The bare server's answer to GET /: the machine's raw limit, for reference.
   const bare = await load({ url: bareUrl, shape: 'bare', connections: CONNECTIONS, durationS: DURATION_S, prefix: 'bare' });
   // The bare server gets the very requests the relay gets, so a ratio compares work, not traffic.
-  const against = (url: string, shape: 'mixed' | 'conversions', name: string) => (round: number, durationS: number) =>
-    load({ url, shape, connections: CONNECTIONS, durationS, cookiesFile, prefix: `${name}${round < 0 ? 'w' : round}` });
-  const bareMixedLoad = against(bareUrl, 'mixed', 'baremix');
+  // `servers` are the processes whose CPU a request costs: the server under load, and Redis.
+  const against = (url: string, shape: 'mixed' | 'conversions', name: string, servers: Servers) => (round: number, durationS: number) =>
+    load({ url, shape, connections: CONNECTIONS, durationS, cookiesFile, prefix: `${name}${round < 0 ? 'w' : round}` }, servers);
+  const bareServer: Servers = { server: [barePids.bare], redis: [] };
+  const bareMixedLoad = against(bareUrl, 'mixed', 'baremix', bareServer);
 
   // Mixed traffic on the default single service (RELAY_MODE=all): one process, one event loop for
   // intake and delivery, delivering the 1 % purchases as they come. Latency at half rate and
   // enqueue-to-delivered are measured on it too.
   let relay = await startRelay(redis.url, configPath, 'all');
-  const mixed = await compare(bareMixedLoad, against(relay.url, 'mixed', 'mix'));
+  const mixed = await compare(bareMixedLoad, against(relay.url, 'mixed', 'mix', { server: [relay.child.pid!], redis: [redisPid] }));
   await waitForBacklog(store, 0, 120_000);
   const halfRate = Math.round(mixed.relay.rps / 2);
   const atHalf = await load({ url: relay.url, shape: 'mixed', connections: CONNECTIONS, durationS: DURATION_S, rate: halfRate, cookiesFile, prefix: 'half' });
@@ -71,7 +76,10 @@ async function main(): Promise<void> {
   // (RELAY_MODE=web) with a delivery process (RELAY_MODE=worker) beside it on the same cores.
   const worker = await startRelay(redis.url, configPath, 'worker');
   relay = await startRelay(redis.url, configPath, 'web');
-  const mixedTwoProcesses = await compare(bareMixedLoad, against(relay.url, 'mixed', 'two'));
+  const mixedTwoProcesses = await compare(
+    bareMixedLoad,
+    against(relay.url, 'mixed', 'two', { server: [relay.child.pid!, worker.child.pid!], redis: [redisPid] }),
+  );
   await waitForBacklog(store, 0, 120_000);
   await stop(relay.child);
   await stop(worker.child);
@@ -79,7 +87,10 @@ async function main(): Promise<void> {
   // Conversions: intake alone (RELAY_MODE=web); the outbox takes the burst, and delivering it is
   // the next figure, from the outbox this run filled.
   relay = await startRelay(redis.url, configPath, 'web');
-  const conversions = await compare(against(bareUrl, 'conversions', 'bareconv'), against(relay.url, 'conversions', 'conv'));
+  const conversions = await compare(
+    against(bareUrl, 'conversions', 'bareconv', bareServer),
+    against(relay.url, 'conversions', 'conv', { server: [relay.child.pid!], redis: [redisPid] }),
+  );
   await stop(relay.child);
   const delivery = await drainOutbox(store, redis.url, configPath, sink);
 
@@ -126,7 +137,10 @@ function pick(r: LoadResult) {
 
 /** The median round's figures, and every round's ratio, so the spread is on record. */
 function comparison(c: Compared) {
-  return { ratioToBare: c.ratio, relay: pick(c.relay), bare: pick(c.bare), roundRatios: c.roundRatios };
+  return {
+    ratioToBare: c.ratio, relay: pick(c.relay), bare: pick(c.bare), roundRatios: c.roundRatios,
+    cpuPerRequest: c.cpu && { ...c.cpu, bareToRelay: Number((c.cpu.bareUs / c.cpu.relayUs).toFixed(3)) },
+  };
 }
 
 function printTable(r: Results): void {
@@ -138,9 +152,19 @@ function printTable(r: Results): void {
   // Three decimals: a ratio of 0.499 against a goal of 0.50 must not print as 0.50 and read as met.
   const vsBare = (c: Comparison) =>
     `${c.relay.rps} vs ${c.bare.rps} req/s = ${c.ratioToBare.toFixed(3)}, p50 ${c.relay.p50Ms} / p99 ${c.relay.p99Ms} ms`;
+  // CPU per request, from /proc: it moves far less than requests per second when the host's speed
+  // moves, and where both servers are bound by their CPU the ratio above tends to bare/relay here.
+  const cpuRow = (figure: string, c: Comparison) => {
+    if (!c.cpuPerRequest) return;
+    const { relayUs, relayRedisUs, bareUs, bareToRelay } = c.cpuPerRequest;
+    row(`  CPU per request, ${figure}`, `relay ${relayUs} µs (+ Redis ${relayRedisUs} µs) vs bare ${bareUs} µs = ${bareToRelay.toFixed(3)}`, '(reported)', true);
+  };
   row('mixed traffic vs bare (one process)', vsBare(r.mixed), '≥ 0.50', r.mixed.ratioToBare >= 0.5);
+  cpuRow('mixed, one process', r.mixed);
   row('mixed traffic vs bare (web + worker)', vsBare(r.mixedTwoProcesses), '(reported)', true);
+  cpuRow('mixed, web + worker', r.mixedTwoProcesses);
   row('conversions only (intake) vs bare', vsBare(r.conversions), '≥ 0.35', r.conversions.ratioToBare >= 0.35);
+  cpuRow('conversions', r.conversions);
   row(`p99 at half of max (${r.latencyAtHalfMax.rate} req/s)`, `${r.latencyAtHalfMax.p99Ms} ms (bare, same rate: ${r.latencyAtHalfMax.bareP99Ms} ms)`, '≤ 10 ms', r.latencyAtHalfMax.p99Ms <= 10);
   row('delivery from a filled outbox to a local sink', `${r.delivery.postbacksPerSecond} postbacks/s`, '≥ 5,000/s', r.delivery.postbacksPerSecond >= 5000);
   row(`enqueue → delivered p99 at ${STEADY_RATE}/s`, `${r.delivery.enqueueToDeliveredP99Ms} ms`, '(reported)', true);
@@ -154,12 +178,64 @@ function printTable(r: Results): void {
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 
-async function load(spec: LoadSpec): Promise<LoadResult> {
+/** Processes whose CPU a request costs: the server (or servers) under load, and Redis. */
+interface Servers {
+  server: number[];
+  redis: number[];
+}
+
+/** Microseconds of CPU per request answered, by process kind, over one load run. */
+interface CpuPerRequest {
+  serverUs: number;
+  redisUs: number;
+}
+
+type Measured = LoadResult & { cpu?: CpuPerRequest | undefined };
+
+async function load(spec: LoadSpec, servers?: Servers): Promise<Measured> {
+  const before = servers && cpuTicks(servers);
   const child = spawn(process.execPath, [join(DIST, 'bench', 'load.js'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   await new Promise((resolve) => child.once('exit', resolve));
-  return JSON.parse(out) as LoadResult;
+  const result = JSON.parse(out) as LoadResult;
+  const after = servers && cpuTicks(servers);
+  if (!before || !after || result.requests === 0) return result;
+  const perRequest = (ticks: number) => Math.round((ticks * 1e6) / CLOCK_TICKS_PER_S / result.requests * 10) / 10;
+  return { ...result, cpu: { serverUs: perRequest(after.server - before.server), redisUs: perRequest(after.redis - before.redis) } };
+}
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat's CPU times: 100 on every architecture Node runs on. */
+const CLOCK_TICKS_PER_S = 100;
+
+/**
+ * CPU time (user and kernel, all threads) the processes have used so far, from /proc: CPU per
+ * request moves far less than requests per second on a host whose speed moves. Undefined where
+ * there is no /proc.
+ */
+function cpuTicks(servers: Servers): { server: number; redis: number } | undefined {
+  const of = (pid: number) => {
+    // Fields after the command name: state is the first, utime the 12th, stime the 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  };
+  try {
+    return {
+      server: servers.server.reduce((sum, pid) => sum + of(pid), 0),
+      redis: servers.redis.reduce((sum, pid) => sum + of(pid), 0),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+async function pidOfRedis(url: string): Promise<number> {
+  const client = new Redis(url);
+  try {
+    return Number(/process_id:(\d+)/.exec(await client.info('server'))?.[1]);
+  } finally {
+    client.disconnect();
+  }
 }
 
 /**
@@ -193,9 +269,11 @@ const WARMUP_S = SMOKE ? 1 : 3;
 
 interface Compared {
   ratio: number;
-  relay: LoadResult;
-  bare: LoadResult;
+  relay: Measured;
+  bare: Measured;
   roundRatios: number[];
+  /** Medians over the rounds; absent where /proc is not there to read. */
+  cpu: { relayUs: number; relayRedisUs: number; bareUs: number } | undefined;
 }
 
 /**
@@ -204,15 +282,15 @@ interface Compared {
  * the median round is reported. Both are warmed up first; the order flips every round.
  */
 async function compare(
-  bare: (round: number, durationS: number) => Promise<LoadResult>,
-  relay: (round: number, durationS: number) => Promise<LoadResult>,
+  bare: (round: number, durationS: number) => Promise<Measured>,
+  relay: (round: number, durationS: number) => Promise<Measured>,
 ): Promise<Compared> {
   await bare(-1, WARMUP_S);
   await relay(-1, WARMUP_S);
-  const rounds: Array<{ bare: LoadResult; relay: LoadResult; ratio: number }> = [];
+  const rounds: Array<{ bare: Measured; relay: Measured; ratio: number }> = [];
   for (let round = 0; round < ROUNDS; round++) {
-    let b: LoadResult;
-    let r: LoadResult;
+    let b: Measured;
+    let r: Measured;
     if (round % 2 === 0) {
       b = await bare(round, ROUND_S);
       r = await relay(round, ROUND_S);
@@ -226,7 +304,19 @@ async function compare(
   }
   const sorted = [...rounds].sort((x, y) => x.ratio - y.ratio);
   const median = sorted[Math.floor(sorted.length / 2)]!;
-  return { ...median, roundRatios: rounds.map((x) => Number(x.ratio.toFixed(3))) };
+  const measured = rounds.every((x) => x.relay.cpu && x.bare.cpu);
+  const cpu = measured
+    ? {
+        relayUs: medianOf(rounds.map((x) => x.relay.cpu!.serverUs)),
+        relayRedisUs: medianOf(rounds.map((x) => x.relay.cpu!.redisUs)),
+        bareUs: medianOf(rounds.map((x) => x.bare.cpu!.serverUs)),
+      }
+    : undefined;
+  return { ...median, roundRatios: rounds.map((x) => Number(x.ratio.toFixed(3))), cpu };
+}
+
+function medianOf(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 }
 
 /** Fixed-rate purchases; each one's delay from the request to its arrival at the network. */
