@@ -39,7 +39,6 @@ async function main(): Promise<void> {
   const redis = await track(await startRedis({ appendonly: true }));
   const sinkPort = await childPort(fork(join(DIST, 'bench', 'sink-server.js'), [], { stdio: 'ignore' }));
   const bareChild = fork(join(DIST, 'bench', 'bare-server.js'), ['0'], { stdio: 'ignore' });
-  const barePids = { bare: bareChild.pid! };
   const barePort = await childPort(bareChild);
   const sink = `http://127.0.0.1:${sinkPort}`;
   const configPath = writeConfig(sink);
@@ -54,7 +53,7 @@ async function main(): Promise<void> {
   // `servers` are the processes whose CPU a request costs: the server under load, and Redis.
   const against = (url: string, shape: 'mixed' | 'conversions', name: string, servers: Servers) => (round: number, durationS: number) =>
     load({ url, shape, connections: CONNECTIONS, durationS, cookiesFile, prefix: `${name}${round < 0 ? 'w' : round}` }, servers);
-  const bareServer: Servers = { server: [barePids.bare], redis: [] };
+  const bareServer: Servers = { server: [bareChild.pid!], redis: [] };
   const bareMixedLoad = against(bareUrl, 'mixed', 'baremix', bareServer);
 
   // Mixed traffic on the default single service (RELAY_MODE=all): one process, one event loop for
@@ -315,6 +314,7 @@ async function compare(
   return { ...median, roundRatios: rounds.map((x) => Number(x.ratio.toFixed(3))), cpu };
 }
 
+/** The middle value; of an even count, the upper of the two middle ones. */
 function medianOf(values: number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 }
@@ -400,8 +400,7 @@ async function coldStartMs(configPath: string, redisUrl?: string): Promise<{ run
     runs.push(Math.round(performance.now() - started));
     await stop(child);
   }
-  const sorted = [...runs].sort((a, b) => a - b);
-  return { runs, median: sorted[Math.floor(sorted.length / 2)]! };
+  return { runs, median: medianOf(runs) };
 }
 
 // ---------------------------------------------------------------------------------------------
