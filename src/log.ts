@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
 import type { LogLevel } from './config/schema.js';
 
@@ -9,41 +10,67 @@ const SEVERITY: Record<string, string> = {
 };
 
 /** Standard output is written in batches of about this size... */
-const STDOUT_BATCH_BYTES = 8 * 1024;
+const STDOUT_BATCH_CHARS = 8 * 1024;
 /** ...or this often, whichever comes first. */
 const STDOUT_FLUSH_MS = 250;
+/** At exit, how long a full pipe is waited for before what is left is given up. */
+const EXIT_FLUSH_WAIT_MS = 5000;
 
 /**
- * Standard output, written asynchronously and in batches: a write is a system call and a trip
- * through libuv's thread pool, which a line per conversion and per postback would pay each time.
- * The entry point flushes it on exit; a SIGKILL can lose the last quarter second of lines (the
- * conversions themselves are in Redis).
+ * Standard output in batches, each written synchronously. A write is a system call, which a line
+ * per conversion and per postback would pay each time; an asynchronous write also costs a trip
+ * through libuv's thread pool and back, which measured several times dearer per line than the
+ * write itself (and Node writes to pipes synchronously on Linux anyway). A line waits at most a
+ * quarter second. When the reader is behind on a non-blocking pipe, what it refused waits for the
+ * next flush, ahead of newer lines. The entry point flushes on exit; a SIGKILL can lose the last
+ * quarter second of lines (the conversions themselves are in Redis).
  */
-export function createStdout(): DestinationStream & { flushSync(): void } {
-  // Buffers, not strings: in string mode each line appended to a batch measures the batch's
-  // byte length, which copies the whole batch so far, and a batch holds dozens of lines.
-  const stdout = pino.destination({ dest: 1, sync: false, minLength: STDOUT_BATCH_BYTES, contentMode: 'buffer' });
-  // Lines wait for a batch's worth of company at most about this long. A quiet relay writes
-  // nothing: the flush runs while lines came in this period or the one before (a flush asked
-  // for during a write in flight waits for the next period).
-  let linesNow = 0;
-  let linesBefore = 0;
-  const write = stdout.write.bind(stdout) as unknown as (line: Buffer) => boolean;
-  stdout.write = (line: string) => {
-    linesNow++;
-    return write(Buffer.from(line));
-  };
-  setInterval(() => {
-    try {
-      if (linesNow + linesBefore > 0) stdout.flush();
-    } catch {
-      // Closed as the process exits; the exit handler has written what was left.
+export function createStdout(fd = 1): DestinationStream & { flushSync(): void } {
+  let batch = '';
+  /** Batches not yet (fully) written, oldest first: a pipe that is full refuses the rest. */
+  const waiting: Buffer[] = [];
+
+  /** Writes what waits; true when all of it went out. */
+  function flush(): boolean {
+    if (batch.length > 0) {
+      waiting.push(Buffer.from(batch));
+      batch = '';
     }
-    linesBefore = linesNow;
-    linesNow = 0;
+    while (waiting.length > 0) {
+      const bytes = waiting[0]!;
+      let written: number;
+      try {
+        written = writeSync(fd, bytes);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return false;
+        // Standard output is gone (EPIPE): there is nowhere left to write, and no reason to stop.
+        waiting.length = 0;
+        return true;
+      }
+      if (written < bytes.length) waiting[0] = bytes.subarray(written);
+      else waiting.shift();
+    }
+    return true;
+  }
+
+  setInterval(() => {
+    if (batch.length > 0 || waiting.length > 0) flush();
   }, STDOUT_FLUSH_MS).unref();
-  return stdout;
+
+  return {
+    write(line: string) {
+      batch += line;
+      if (batch.length >= STDOUT_BATCH_CHARS) flush();
+    },
+    flushSync() {
+      const until = Date.now() + EXIT_FLUSH_WAIT_MS;
+      while (!flush() && Date.now() < until) Atomics.wait(EXIT_WAIT, 0, 0, 5);
+    },
+  };
 }
+
+/** Something to sleep on while a full pipe drains at exit. */
+const EXIT_WAIT = new Int32Array(new SharedArrayBuffer(4));
 
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   return pino(

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { createLogger, createStdout } from '../../src/log.js';
 
 const LOG_MODULE = join(import.meta.dirname, '..', '..', 'src', 'log.ts');
 
@@ -39,4 +42,56 @@ test('batched stdout: a lone line still goes out promptly, and exit writes whate
   await exited;
   assert.equal(lines.length, 502);
   assert.equal(lines.at(-1)!.message, 'last');
+});
+
+/** A child that writes far more than a pipe holds, through the relay's stdout, then exits. */
+const FLOOD = `
+  const { createLogger, createStdout } = await import(${JSON.stringify(LOG_MODULE)});
+  const stdout = createStdout();
+  process.on('exit', () => stdout.flushSync());
+  const logger = createLogger('info', stdout);
+  for (let i = 0; i < 20000; i++) logger.info({ i, pad: 'x'.repeat(200) }, 'flood');
+  setTimeout(() => process.exit(0), 300);
+`;
+
+test('batched stdout: a reader that falls behind loses no line and gets them in order', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', FLOOD], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Not read for a second: about 5 MB wait behind a pipe that holds a few dozen KB.
+  child.stdout.pause();
+  const closed = new Promise((resolve) => child.stdout.once('close', resolve));
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  child.stdout.resume();
+  await closed;
+  const lines = Buffer.concat(chunks).toString('utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as { i: number });
+  assert.equal(lines.length, 20000);
+  assert.ok(lines.every((line, n) => line.i === n), 'every line once, in order');
+});
+
+test('batched stdout on a non-blocking pipe: what a full pipe refuses waits, in order, and exit waits for it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'relay-stdout-'));
+  const fifo = join(dir, 'pipe');
+  const copy = join(dir, 'copy');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  // A reader first (a FIFO refuses a non-blocking writer without one), which never reads itself.
+  const idleReader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  const stdout = createStdout(fd);
+  const logger = createLogger('info', stdout);
+  // About 5 MB against a pipe that holds 64 KB: the writes soon meet EAGAIN.
+  for (let i = 0; i < 20000; i++) logger.info({ i, pad: 'x'.repeat(200) }, 'flood');
+  // Into a file: this process's event loop is held by the flush below, so it could not read a pipe.
+  const copyFd = openSync(copy, 'w');
+  const reader = spawn('cat', [fifo], { stdio: ['ignore', copyFd, 'inherit'] });
+  closeSync(copyFd);
+  const done = new Promise((resolve) => reader.once('exit', resolve));
+  // What the entry point does at exit: blocks until the reader has taken everything.
+  stdout.flushSync();
+  closeSync(fd);
+  closeSync(idleReader);
+  await done;
+  const lines = readFileSync(copy, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as { i: number });
+  assert.equal(lines.length, 20000);
+  assert.ok(lines.every((line, n) => line.i === n), 'every line once, in order');
 });
