@@ -35,18 +35,18 @@ export function attributeConversion(input: AttributionInput): Attribution[] {
 }
 
 /** An attribution group with destinations that convert on an event. */
-interface ConvertingGroup {
+export interface ConvertingGroup {
   name: string;
   /** The group's destinations that convert on the event, in config order. */
   members: Destination[];
-  /** Every destination in the group, by ID: their clicks compete too. */
-  inGroup: ReadonlySet<string>;
+  /** Every destination in the group (their clicks compete too), by ID, to its place in the config. */
+  inGroup: ReadonlyMap<string, number>;
 }
 
 /** Fixed for a configuration, so worked out once per event name, not per conversion. */
 const convertingGroups = new WeakMap<readonly Destination[], Map<string, ConvertingGroup[]>>();
 
-function groupsConverting(destinations: readonly Destination[], eventName: string): ConvertingGroup[] {
+export function groupsConverting(destinations: readonly Destination[], eventName: string): ConvertingGroup[] {
   let byEvent = convertingGroups.get(destinations);
   if (!byEvent) convertingGroups.set(destinations, (byEvent = new Map()));
   let groups = byEvent.get(eventName);
@@ -56,7 +56,7 @@ function groupsConverting(destinations: readonly Destination[], eventName: strin
       if (!d.conversionEvents.has(eventName)) continue;
       let group = byName.get(d.group);
       if (!group) {
-        const inGroup = new Set(destinations.filter((other) => other.group === d.group).map((other) => other.id));
+        const inGroup = new Map(destinations.filter((other) => other.group === d.group).map((other, place) => [other.id, place]));
         byName.set(d.group, (group = { name: d.group, members: [], inGroup }));
       }
       group.members.push(d);
@@ -71,11 +71,7 @@ function attributeGroup(input: AttributionInput, { name: group, members, inGroup
   const explicit = input.event.click_id;
   if (explicit !== undefined) return attributeExplicit(input, explicit, members, inGroup);
 
-  const candidates = input.found.clicks.filter((c) => inGroup.has(c.destination));
-  const winner = candidates.reduce<FoundClick | undefined>(
-    (best, c) => (best === undefined || c.capturedAt > best.capturedAt ? c : best),
-    undefined,
-  );
+  const winner = newestInGroup(input.found.clicks, inGroup);
   return members.map((destination): Attribution => {
     if (!winner) {
       // Ad-platform APIs take every conversion and match it themselves (client ID, hashed user data).
@@ -111,11 +107,9 @@ function attributeExplicit(
   input: AttributionInput,
   clickId: string,
   members: Destination[],
-  inGroup: ReadonlySet<string>,
+  inGroup: ReadonlyMap<string, number>,
 ): Attribution[] {
-  const newestStored = input.found.clicks
-    .filter((c) => inGroup.has(c.destination))
-    .sort((a, b) => b.capturedAt - a.capturedAt)[0];
+  const newestStored = newestInGroup(input.found.clicks, inGroup);
   const target =
     members.find((d) => d.id === newestStored?.destination) ??
     members.find((d) => refusalReason(clickId, d) === undefined);
@@ -130,6 +124,27 @@ function attributeExplicit(
     if (refusal) return { kind: 'no_click', destination, reason: `explicit click_id refused: ${refusal}` };
     return { kind: 'send', destination, clickId, source: 'explicit', capturedAt: undefined };
   });
+}
+
+/**
+ * The group's newest click. Clicks of the same millisecond go to the one under the visitor cookie,
+ * then to the destination listed first: the Redis store's one-step accept script (store/redis/
+ * scripts.ts, acceptLastTouch) applies the same rules and must agree with these.
+ */
+function newestInGroup(clicks: readonly FoundClick[], inGroup: ReadonlyMap<string, number>): FoundClick | undefined {
+  let newest: FoundClick | undefined;
+  for (const click of clicks) {
+    const place = inGroup.get(click.destination);
+    if (place === undefined) continue;
+    if (
+      newest === undefined ||
+      click.capturedAt > newest.capturedAt ||
+      (click.capturedAt === newest.capturedAt && (click.via !== newest.via ? click.via === 'visitor' : place < inGroup.get(newest.destination)!))
+    ) {
+      newest = click;
+    }
+  }
+  return newest;
 }
 
 function noClickReason(input: AttributionInput, destination: Destination): string {

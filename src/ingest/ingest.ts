@@ -1,13 +1,14 @@
 import { randomId } from '../ids.js';
 import { captureClicks, type CaptureResult } from '../attribution/capture.js';
 import { dedupKeyFor } from '../attribution/dedup-key.js';
-import { attributeConversion, type Attribution, type ClickSource } from '../attribution/resolve.js';
+import { attributeConversion, groupsConverting, type Attribution, type ClickSource } from '../attribution/resolve.js';
 import type { Destination } from '../destinations/destination.js';
 import type { RelayEvent } from '../events/event.js';
 import { writeLogLine, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { EventTrace, TraceRecorder, TraceStep } from '../trace/trace.js';
-import type { PostbackLogEntry, Store, VisitorRef } from '../store/types.js';
+import type { AcceptResult, ConversionJob, FoundClicks, PostbackLogEntry, PreparedGroup, Store, VisitorRef } from '../store/types.js';
+import { jobHead, jobJson } from './job.js';
 import type { Visitor } from '../visitor/cookie.js';
 import { adStorageDenied } from '../visitor/consent.js';
 
@@ -68,6 +69,16 @@ export function createIngest(deps: IngestDeps): Ingest {
   const debug = deps.logger.isLevelEnabled('debug');
   const clock = isoClock(deps.now);
 
+  const acceptLastTouch = deps.store.acceptLastTouch?.bind(deps.store);
+  /** Jobs accepted by the outbox as they are decided: the store read the clicks in a step before. */
+  const acceptNow: JobAcceptor = {
+    start(destination, event) {
+      const id = newJobId();
+      return { id, head: jobHead(id, destination, event) };
+    },
+    accept: (job, dedupKey, payload) => deps.store.outbox.accept(job, dedupKey, deps.dedupTtlMs, payload),
+  };
+
   return async function ingest(hit) {
     let setCookie = hit.visitor.issue;
     let consentDenied = false;
@@ -122,20 +133,80 @@ export function createIngest(deps: IngestDeps): Ingest {
   /** Attributes, deduplicates and enqueues one conversion; resolves to the number of jobs queued. */
   async function convert(event: RelayEvent, hit: Hit, trace: EventTrace, consentDenied: boolean): Promise<number> {
     const refs = refsOf(hit.visitor, event, hit.visitor.cookie === 'valid' && !consentDenied, deps.visitorIdForClient);
-    const found = refs.length > 0 ? await deps.store.clicks.read(refs) : { clicks: [], refused: [] };
+    const now = deps.now();
+    let found: FoundClicks = { clicks: [], refused: [] };
+    let jobs: JobAcceptor = acceptNow;
+    // One step where the store can take it: the dedup key must not depend on the click (a
+    // transaction ID), and an explicit click ID's rules (its pattern) stay here.
+    if (refs.length > 0 && acceptLastTouch && event.transaction_id !== undefined && event.click_id === undefined) {
+      const groups = prepareGroups(event);
+      const done = await acceptLastTouch(refs, groups, now, deps.dedupTtlMs);
+      found = done.found;
+      jobs = alreadyAccepted(groups, done.results);
+    } else if (refs.length > 0) {
+      found = await deps.store.clicks.read(refs);
+    }
     const decisions = attributeConversion({
       event,
       found,
       lookupGap: refs.length === 0 ? lookupGap(hit.visitor, consentDenied) : undefined,
       destinations: deps.destinations,
-      now: deps.now(),
+      now,
     });
-    const settled = await Promise.all(decisions.map((decision) => settleDecision(event, decision, trace)));
+    const settled = await Promise.all(decisions.map((decision) => settleDecision(event, decision, trace, now, jobs)));
+    jobs.checkAgainst?.(decisions);
     return settled.filter(Boolean).length;
   }
 
+  /** The jobs a conversion may queue, one per converting destination, ready but for their click. */
+  function prepareGroups(event: RelayEvent): PreparedGroup[] {
+    return groupsConverting(deps.destinations, event.event_name).map((group): PreparedGroup => ({
+      destinations: [...group.inGroup.keys()],
+      jobs: group.members.map((destination) => {
+        const jobId = newJobId();
+        return {
+          destination: destination.id,
+          windowMs: destination.windowMs,
+          withoutClick: destination.template.kind === 'platform',
+          jobId,
+          dedupKey: dedupKeyFor(destination.id, event, '', jobId),
+          jobHead: jobHead(jobId, destination.id, event),
+        };
+      }),
+    }));
+  }
+
+  /**
+   * The jobs the store accepted as it attributed. Its rules and attributeConversion's must agree;
+   * should they not, a job the decisions send is accepted here after all, and one the store
+   * queued against the decisions is reported.
+   */
+  function alreadyAccepted(groups: PreparedGroup[], results: Map<string, AcceptResult>): JobAcceptor {
+    const prepared = new Map(groups.flatMap((group) => group.jobs.map((job) => [job.destination, job] as const)));
+    return {
+      start: (destination, event) => {
+        const job = prepared.get(destination);
+        return job ? { id: job.jobId, head: job.jobHead, dedupKey: job.dedupKey } : acceptNow.start(destination, event);
+      },
+      accept(job, dedupKey, payload) {
+        const result = results.get(job.destination);
+        if (result) return Promise.resolve(result);
+        deps.logger.error({ destination: job.destination, job_id: job.id }, 'conversion.attribution_mismatch');
+        return acceptNow.accept(job, dedupKey, payload);
+      },
+      checkAgainst(decisions) {
+        for (const decision of decisions) {
+          const result = results.get(decision.destination.id);
+          if (decision.kind !== 'send' && result?.accepted) {
+            deps.logger.error({ destination: decision.destination.id, job_id: prepared.get(decision.destination.id)?.jobId, decision: decision.kind }, 'conversion.attribution_mismatch');
+          }
+        }
+      },
+    };
+  }
+
   /** Resolves to true when the decision queued a job. */
-  async function settleDecision(event: RelayEvent, decision: Attribution, trace: EventTrace): Promise<boolean> {
+  async function settleDecision(event: RelayEvent, decision: Attribution, trace: EventTrace, now: number, jobs: JobAcceptor): Promise<boolean> {
     const destination = decision.destination.id;
     const base = { destination, event_name: event.event_name, transaction_id: event.transaction_id };
     if (decision.kind === 'no_click') {
@@ -154,19 +225,20 @@ export function createIngest(deps: IngestDeps): Ingest {
       return false;
     }
     trace.steps.push({ stage: 'attribution', destination, decision: 'attributed', detail: attributionDetail(decision.clickId, decision.source) });
-    const job = {
-      id: newJobId(),
+    const started = jobs.start(destination, event);
+    const job: ConversionJob = {
+      id: started.id,
       destination,
       event,
       clickId: decision.clickId,
       clickSource: decision.source,
       clickCapturedAt: decision.capturedAt,
-      acceptedAt: deps.now(),
+      acceptedAt: now,
     };
-    const dedupKey = dedupKeyFor(destination, event, decision.clickId, job.id);
+    const dedupKey = started.dedupKey ?? dedupKeyFor(destination, event, decision.clickId, job.id);
     // Serialized once: the store keeps it and the audit line carries it.
-    const payload = JSON.stringify(job);
-    const result = await deps.store.outbox.accept(job, dedupKey, deps.dedupTtlMs, payload);
+    const payload = jobJson(started.head, job);
+    const result = await jobs.accept(job, dedupKey, payload);
     if (!result.accepted) {
       const reason =
         `already accepted at ${new Date(result.firstAcceptedAt).toISOString()} as job ${result.firstJobId} ` +
@@ -197,6 +269,15 @@ export function createIngest(deps: IngestDeps): Ingest {
       deps.logger.warn({ destination: entry.destination, status: entry.status, err: (err as Error).message }, 'postback_log.append_failed');
     }
   }
+}
+
+/** How a decided job reaches the outbox, and the ID and JSON head it gets. */
+interface JobAcceptor {
+  /** The job's ID and JSON head; its dedup key too, where it was fixed before the decision. */
+  start(destination: string, event: RelayEvent): { id: string; head: string; dedupKey?: string };
+  accept(job: ConversionJob, dedupKey: string, payload: string): Promise<AcceptResult>;
+  /** Reports jobs accepted against the decisions, where they were accepted before being decided. */
+  checkAgainst?(decisions: Attribution[]): void;
 }
 
 /**

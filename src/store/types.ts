@@ -131,6 +131,36 @@ export interface Outbox {
   restore(job: ConversionJob, dedupKey: string, dedupTtlMs: number): Promise<'known' | 'duplicate' | 'restored'>;
 }
 
+/**
+ * One destination's job for a conversion, made ready before its click is known, for a store that
+ * attributes and accepts in one step: the store fills in the click it finds.
+ */
+export interface PreparedJob {
+  destination: string;
+  /** The destination's session window: an older click is not sent. */
+  windowMs: number;
+  /** An ad platform, which takes the conversion without a click when its group has none. */
+  withoutClick: boolean;
+  jobId: string;
+  dedupKey: string;
+  /** The job's JSON up to its click fields: every field before `clickId`, without the closing brace. */
+  jobHead: string;
+}
+
+/** One attribution group of a conversion: whose clicks compete, and which jobs may be accepted. */
+export interface PreparedGroup {
+  /** Every destination in the group, in config order. */
+  destinations: string[];
+  jobs: PreparedJob[];
+}
+
+export interface LastTouchAccepts {
+  /** What the refs held, as `ClickStore.read` returns it. */
+  found: FoundClicks;
+  /** By destination, for each job the store tried to accept. */
+  results: Map<string, AcceptResult>;
+}
+
 /** PRODUCT.md's postback-log statuses. */
 export type PostbackStatus =
   | 'success' | 'duplicate' | 'accepted_unverified' | 'invalid_click' | 'expired_click'
@@ -178,6 +208,13 @@ export interface Store {
    * pipeline that settles the job, so in an outage an entry waits with its settle.
    */
   readonly deliveryLog: PostbackLog;
+  /**
+   * Reads the refs' clicks and accepts each group's winning job in one step (one Redis round trip):
+   * the newest click of the group, within its destination's window, or no click for a platform job
+   * when the group has none; ties as in `attributeConversion`, whose rules these are. Stores
+   * without it read, attribute and accept in separate steps.
+   */
+  acceptLastTouch?(refs: VisitorRef[], groups: PreparedGroup[], now: number, dedupTtlMs: number): Promise<LastTouchAccepts>;
   /** True when the store answers now; drives /ready. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -103,6 +103,12 @@ describe('attribution', () => {
     assert.match(cake!.kind === 'no_click' ? cake!.reason : '', /"lead-only"/);
   });
 
+  test('clicks of the same millisecond: the one under the visitor cookie wins, then the destination listed first', () => {
+    assert.equal(summary(decide([click('tracker', 'TRACK-1', 1, 'client'), click('cake', 'CAKE-1', 1, 'visitor')])).cake, 'send CAKE-1 via visitor');
+    assert.equal(summary(decide([click('cake', 'CAKE-1', 1, 'client'), click('tracker', 'TRACK-1', 1, 'visitor')])).tracker, 'send TRACK-1 via visitor');
+    assert.equal(summary(decide([click('tracker', 'TRACK-1', 1), click('cake', 'CAKE-1', 1)])).cake, 'send CAKE-1 via visitor', 'cake is listed first');
+  });
+
   test('a click past the window is expired, with how late', () => {
     const [cake] = decide([click('cake', 'CAKE-CLICK-1', 30)]);
     assert.equal(cake!.kind, 'expired');

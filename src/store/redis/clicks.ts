@@ -1,6 +1,7 @@
 import {
   newestPerDestination,
   type ClickStore,
+  type FoundClicks,
   type RefusedClick,
   type FoundClick,
   type VisitorClicks,
@@ -14,7 +15,7 @@ import { keys } from './keys.js';
 const REFUSED = '!';
 
 /** Both kinds of ref name a visitor ID (a client ID stands for a derived one): one key space. */
-const keyOf = (ref: VisitorRef) => keys.visitor(ref.id);
+export const keyOf = (ref: VisitorRef) => keys.visitor(ref.id);
 
 /**
  * One small hash per visitor: field = destination, value = "capturedAtMs|clickId"; a refused
@@ -29,14 +30,29 @@ export function createRedisClickStore(redis: RelayRedis): ClickStore {
     },
     async read(refs) {
       const hashes = await withDeadline(Promise.all(refs.map((ref) => redis.hgetall(keyOf(ref)))), 'click store read');
-      const clicks: FoundClick[] = [];
-      const refused: RefusedClick[] = [];
-      hashes.forEach((hash, i) => decodeHash(hash, refs[i]!.kind, clicks, refused));
-      return {
-        clicks: newestPerDestination(clicks, (c) => c.capturedAt),
-        refused: newestPerDestination(refused, (r) => r.at),
-      };
+      return decodeHashes(refs, hashes);
     },
+  };
+}
+
+/**
+ * What the refs' hashes hold, newest per destination. A hash comes as an object from HGETALL, or
+ * as its flat field/value list from a script.
+ */
+export function decodeHashes(refs: readonly VisitorRef[], hashes: ReadonlyArray<Record<string, string> | string[]>): FoundClicks {
+  const clicks: FoundClick[] = [];
+  const refused: RefusedClick[] = [];
+  hashes.forEach((hash, i) => {
+    const via = refs[i]!.kind;
+    if (Array.isArray(hash)) {
+      for (let f = 0; f < hash.length; f += 2) decodeField(hash[f]!, hash[f + 1]!, via, clicks, refused);
+    } else {
+      for (const field in hash) decodeField(field, hash[field]!, via, clicks, refused);
+    }
+  });
+  return {
+    clicks: newestPerDestination(clicks, (c) => c.capturedAt),
+    refused: newestPerDestination(refused, (r) => r.at),
   };
 }
 
@@ -49,19 +65,11 @@ function encodeUpdate(update: VisitorClicks): Array<string | number> {
   return [pairs.length / 2, ...pairs, ...cleared];
 }
 
-function decodeHash(
-  hash: Record<string, string>,
-  via: VisitorRef['kind'],
-  clicks: FoundClick[],
-  refused: RefusedClick[],
-): void {
-  for (const field in hash) {
-    const value = hash[field]!;
-    const bar = value.indexOf('|');
-    if (bar < 0) continue;
-    const at = Number(value.slice(0, bar));
-    const rest = value.slice(bar + 1);
-    if (field.startsWith(REFUSED)) refused.push({ destination: field.slice(1), at, reason: rest });
-    else clicks.push({ destination: field, clickId: rest, capturedAt: at, via });
-  }
+function decodeField(field: string, value: string, via: VisitorRef['kind'], clicks: FoundClick[], refused: RefusedClick[]): void {
+  const bar = value.indexOf('|');
+  if (bar < 0) return;
+  const at = Number(value.slice(0, bar));
+  const rest = value.slice(bar + 1);
+  if (field.startsWith(REFUSED)) refused.push({ destination: field.slice(1), at, reason: rest });
+  else clicks.push({ destination: field, clickId: rest, capturedAt: at, via });
 }

@@ -3,6 +3,7 @@ import type { Logger } from '../../log.js';
 import type { Store } from '../types.js';
 import { createRedisClickStore } from './clicks.js';
 import { createRedisConnections } from './connection.js';
+import { createRedisLastTouch } from './last-touch.js';
 import { withDeadline } from './deadline.js';
 import { createRedisPostbackLog } from './log.js';
 import { createRedisOutbox } from './outbox.js';
@@ -17,6 +18,7 @@ export function createRedisStore(url: string, options: { logMaxEntries: number; 
     outbox: createRedisOutbox(connections, options.log),
     log: createRedisPostbackLog(connections, options.logMaxEntries, 'request'),
     deliveryLog: createRedisPostbackLog(connections, options.logMaxEntries, 'worker'),
+    acceptLastTouch: createRedisLastTouch(connections.request),
     async ping() {
       try {
         return (await withDeadline(connections.request.ping(), 'ping')) === 'PONG';

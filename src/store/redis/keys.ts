@@ -1,6 +1,7 @@
 /**
- * Redis key layout. Everything the accept script touches shares the `{rl}` hash tag, so the script
- * runs on Redis Cluster too; visitor hashes carry their own tag, so they spread across shards.
+ * Redis key layout. The relay's own records share the `{rl}` hash tag and visitor hashes carry
+ * their own; the one-step conversion script (acceptLastTouch) reads a visitor's hash and writes the
+ * outbox together, so the relay runs on one Redis endpoint, not on a cluster.
  */
 export const KEY_PREFIX = 'rl:';
 

@@ -13,6 +13,18 @@ const PROMOTE_BATCH = 200;
 type StreamEntry = [id: string, fields: string[]];
 
 /**
+ * An accept script's answer: null when it queued the job, else "firstJobId|acceptedAt" of the
+ * conversion that holds the dedup key.
+ */
+export function acceptResultOf(jobId: string, holder: string | null): AcceptResult {
+  if (holder === null) return { accepted: true };
+  const [firstJobId = '', at = '0'] = holder.split('|');
+  // Our own job ID back means the script ran before and its reply was lost: still accepted.
+  if (firstJobId === jobId) return { accepted: true };
+  return { accepted: false, firstJobId, firstAcceptedAt: Number(at) };
+}
+
+/**
  * The outbox on Redis Streams: a consumer group hands each job to one worker, a sorted set holds
  * jobs waiting for their next attempt, and a hash per job keeps its payload and state.
  */
@@ -71,11 +83,7 @@ export function createRedisOutbox(connections: RedisConnections, log: Logger): O
         ),
         'outbox write',
       );
-      if (first === null) return { accepted: true };
-      const [firstJobId = '', at = '0'] = first.split('|');
-      // Our own job ID back means the script ran before and its reply was lost: still accepted.
-      if (firstJobId === job.id) return { accepted: true };
-      return { accepted: false, firstJobId, firstAcceptedAt: Number(at) };
+      return acceptResultOf(job.id, first);
     },
 
     async claim(consumer, max, waitMs) {

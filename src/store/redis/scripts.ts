@@ -50,6 +50,83 @@ const SCRIPTS = {
       return false`,
   },
   /**
+   * A conversion in one round trip: reads the visitor's hashes, picks each attribution group's
+   * newest click, and accepts the jobs it attributes as acceptConversion does. The rules are
+   * attributeConversion's (src/attribution/resolve.ts), for an event without an explicit click ID:
+   * ties go to the earlier ref (the visitor cookie), then to the destination listed first.
+   * KEYS: the refs' visitor hashes, the outbox, then a dedup key and a job hash per job.
+   * ARGV: refs, each ref's kind, nowMs, dedupTtlMs, then per group: its destinations (a count, then
+   * the IDs in config order) and its jobs (a count, then per job: destination, windowMs,
+   * withoutClick 0|1, jobId, the job's JSON up to its click fields).
+   * Returns each ref's HGETALL, then per job: false when not attributed, 1 when accepted, or
+   * "firstJobId|acceptedAt" of the conversion that holds its dedup key.
+   */
+  acceptLastTouch: {
+    numberOfKeys: undefined,
+    lua: `
+      local refs = tonumber(ARGV[1])
+      local now = ARGV[refs + 2]
+      local nowMs, ttl = tonumber(now), ARGV[refs + 3]
+      local out, held = {}, {}
+      for r = 1, refs do
+        local flat = redis.call('HGETALL', KEYS[r])
+        out[r] = flat
+        held[r] = {}
+        for i = 1, #flat, 2 do held[r][flat[i]] = flat[i + 1] end
+      end
+      local outbox, key, results, settled = KEYS[refs + 1], refs + 2, {}, 0
+      local a = refs + 4
+      while a <= #ARGV do
+        local count = tonumber(ARGV[a])
+        local at, atText, clickId, ref, owner
+        for r = 1, refs do
+          for d = a + 1, a + count do
+            local value = held[r][ARGV[d]]
+            local bar = value and string.find(value, '|', 1, true)
+            if bar then
+              local t = tonumber(string.sub(value, 1, bar - 1))
+              if t and (at == nil or t > at) then
+                at, atText, clickId, ref, owner = t, string.sub(value, 1, bar - 1), string.sub(value, bar + 1), r, ARGV[d]
+              end
+            end
+          end
+        end
+        a = a + count + 1
+        count = tonumber(ARGV[a])
+        for j = 1, count do
+          local destination, window, withoutClick, jobId, head =
+            ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
+          local dedup, jobKey = KEYS[key], KEYS[key + 1]
+          a, key = a + 5, key + 2
+          local job
+          if at == nil then
+            if withoutClick == '1' then
+              job = head .. ',"clickId":"","clickSource":"none","acceptedAt":' .. now .. '}'
+            end
+          elseif owner == destination and nowMs - at <= window then
+            job = head .. ',"clickId":' .. cjson.encode(clickId) .. ',"clickSource":"' .. ARGV[1 + ref] ..
+              '","clickCapturedAt":' .. atText .. ',"acceptedAt":' .. now .. '}'
+          end
+          local result = false
+          if job then
+            result = redis.call('GET', dedup)
+            if not result then
+              redis.call('SET', dedup, jobId .. '|' .. now, 'PX', ttl)
+              redis.call('HSET', jobKey, 'job', job, 'state', 'queued', 'attempts', 0)
+              redis.call('PEXPIRE', jobKey, ttl)
+              redis.call('XADD', outbox, '*', 'job', jobId)
+              result = 1
+            end
+          end
+          settled = settled + 1
+          results[settled] = result
+        end
+        a = a + 1
+      end
+      out[refs + 1] = results
+      return out`,
+  },
+  /**
    * KEYS: the job hashes of one claimed batch. Counts an attempt on each job that still exists and
    * returns three values per job: its payload (nil when the record is gone), its `since`, attempts.
    */
@@ -149,11 +226,12 @@ const SCRIPTS = {
   },
 } as const;
 
-type ScriptArg = string | number;
+export type ScriptArg = string | number;
 
 export interface RelayScripts {
   saveVisitorClicks(key: string, ...args: ScriptArg[]): Promise<number>;
   acceptConversion(dedup: string, job: string, outbox: string, ...args: ScriptArg[]): Promise<string | null>;
+  acceptLastTouch(numberOfKeys: number, ...keysThenArgs: ScriptArg[]): Promise<[...refs: string[][], results: Array<string | number | null>]>;
   loadClaimedJobs(numberOfKeys: number, ...jobs: string[]): Promise<Array<string | number | null>>;
   completeJob(outbox: string, job: string, ...args: ScriptArg[]): Promise<number>;
   retryJob(outbox: string, retry: string, job: string, ...args: ScriptArg[]): Promise<number>;

@@ -1,0 +1,45 @@
+import type { AcceptResult, LastTouchAccepts, PreparedGroup, VisitorRef } from '../types.js';
+import { decodeHashes, keyOf } from './clicks.js';
+import type { RelayRedis } from './connection.js';
+import { withDeadline } from './deadline.js';
+import { keys } from './keys.js';
+import { acceptResultOf } from './outbox.js';
+import type { ScriptArg } from './scripts.js';
+
+/**
+ * Store.acceptLastTouch on Redis: the visitor's hashes are read, attributed and the winning jobs
+ * accepted by one script call (scripts.ts, acceptLastTouch), so a conversion costs one round trip.
+ */
+export function createRedisLastTouch(redis: RelayRedis) {
+  return async function acceptLastTouch(
+    refs: VisitorRef[],
+    groups: PreparedGroup[],
+    now: number,
+    dedupTtlMs: number,
+  ): Promise<LastTouchAccepts> {
+    const scriptKeys: string[] = refs.map(keyOf);
+    scriptKeys.push(keys.outbox);
+    const args: ScriptArg[] = [refs.length];
+    for (const ref of refs) args.push(ref.kind);
+    args.push(now, Math.ceil(dedupTtlMs));
+    for (const group of groups) {
+      args.push(group.destinations.length, ...group.destinations, group.jobs.length);
+      for (const job of group.jobs) {
+        scriptKeys.push(keys.dedup(job.dedupKey), keys.job(job.jobId));
+        args.push(job.destination, job.windowMs, job.withoutClick ? 1 : 0, job.jobId, job.jobHead);
+      }
+    }
+    const reply = await withDeadline(redis.acceptLastTouch(scriptKeys.length, ...scriptKeys, ...args), 'outbox write');
+    const verdicts = reply[refs.length] as Array<string | number | null>;
+    const results = new Map<string, AcceptResult>();
+    let settled = 0;
+    for (const group of groups) {
+      for (const job of group.jobs) {
+        const verdict = verdicts[settled++];
+        if (verdict === null || verdict === undefined) continue;
+        results.set(job.destination, acceptResultOf(job.jobId, verdict === 1 ? null : String(verdict)));
+      }
+    }
+    return { found: decodeHashes(refs, reply.slice(0, refs.length) as string[][]), results };
+  };
+}

@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, beforeEach, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { attributeConversion } from '../../src/attribution/resolve.js';
+import { DestinationSchema, type DestinationConfig } from '../../src/config/schema.js';
+import { bindDestinations } from '../../src/destinations/destination.js';
+import { BUNDLED_TEMPLATES_DIR, loadTemplates } from '../../src/destinations/index.js';
+import type { RelayEvent } from '../../src/events/event.js';
+import { createIngest, type Hit } from '../../src/ingest/ingest.js';
+import { createLogger } from '../../src/log.js';
+import { createMetrics } from '../../src/metrics.js';
+import { createRedisStore } from '../../src/store/redis/index.js';
+import { keys } from '../../src/store/redis/keys.js';
+import type { ConversionJob, Store, VisitorRef } from '../../src/store/types.js';
+import { TraceRecorder } from '../../src/trace/trace.js';
+import { startRedis, type RedisServer } from '../helpers/redis-server.js';
+
+/**
+ * On Redis a conversion with a transaction ID is read, attributed and accepted by one script
+ * (Store.acceptLastTouch), which applies attributeConversion's rules in Lua. These tests hold the
+ * two to the same answers.
+ */
+
+const HOUR = 3_600_000;
+const NOW = Date.parse('2026-11-25T12:00:00Z');
+const DAY = 86_400_000;
+
+const settings: Record<string, Record<string, string>> = {
+  'cake-api-v2': { baseUrl: 'https://c.example', offer_id: '1', api_key: 'k' },
+  'generic-get': { url: 'https://t.example/pb' },
+  'meta-capi': { pixel_id: '123456', access_token: 'token' },
+};
+const destinations = bindDestinations(
+  ([
+    { id: 'cake', template: 'cake-api-v2', sessionHours: 24 },
+    { id: 'tracker', template: 'generic-get', sessionHours: 72 },
+    { id: 'lead-only', template: 'cake-api-v2', conversionEvents: ['generate_lead'] },
+    { id: 'solo', template: 'generic-get', attributionGroup: 'solo', sessionHours: 2 },
+    { id: 'meta', template: 'meta-capi' },
+  ] as Array<Partial<DestinationConfig> & { id: string; template: string }>).map((c) =>
+    DestinationSchema.parse({ mode: 'live', settings: settings[c.template], ...c })),
+  loadTemplates(BUNDLED_TEMPLATES_DIR),
+  'test.yaml',
+);
+
+let redis: RedisServer;
+let client: Redis;
+let store: Store;
+const logLines: string[] = [];
+
+before(async () => {
+  redis = await startRedis();
+  client = new Redis(redis.url);
+  store = createRedisStore(redis.url, { logMaxEntries: 1000, log: createLogger('error') });
+  while (!(await store.ping())) await new Promise((resolve) => setTimeout(resolve, 20));
+});
+after(async () => {
+  client.disconnect();
+  await store.close();
+  await redis.stop();
+});
+beforeEach(() => {
+  logLines.length = 0;
+});
+
+function ingestOn(target: Store) {
+  const logger = createLogger('info', new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logLines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  }));
+  return createIngest({
+    store: target, destinations, logger, now: () => NOW, dedupTtlMs: DAY,
+    traces: new TraceRecorder(), metrics: createMetrics(async () => 0),
+    visitorIdForClient: (clientId) => `derived-${clientId}`,
+  });
+}
+
+/** The jobs the outbox holds, by destination. */
+async function queuedJobs(): Promise<Map<string, ConversionJob>> {
+  const entries = (await client.xrange(keys.outbox, '-', '+')) as Array<[string, string[]]>;
+  const jobs = new Map<string, ConversionJob>();
+  for (const [, fields] of entries) {
+    const job = JSON.parse((await client.hget(keys.job(fields[1]!), 'job'))!) as ConversionJob;
+    jobs.set(job.destination, job);
+  }
+  return jobs;
+}
+
+/** A small deterministic generator, so a failure names a trial that repeats. */
+function generator(seed: number) {
+  let state = seed;
+  return () => {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+}
+
+test('the one-step accept queues exactly the jobs attributeConversion sends, with the same click', async () => {
+  const ingest = ingestOn(store);
+  const random = generator(20261125);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  // Repeated ages make ties, within one hash and across the cookie's and the client ID's.
+  const ages = [0.5, 1, 1, 1, 3, 30, 100];
+  let sent = 0;
+  for (let trial = 0; trial < 300; trial++) {
+    await client.flushdb();
+    const layout = pick(['cookie', 'client', 'both', 'same'] as const);
+    const visitorId = layout === 'same' ? 'derived-C1' : `cookie-${trial}`;
+    const visitor = { id: visitorId, cookie: layout === 'client' ? ('missing' as const) : ('valid' as const), issue: false };
+    const event: RelayEvent = { event_name: 'purchase', transaction_id: `T-${trial}`, params: {}, ...(layout === 'cookie' ? {} : { client_id: 'C1' }) };
+    const refs: VisitorRef[] = [];
+    if (layout !== 'client') refs.push({ kind: 'visitor', id: visitorId });
+    if (layout === 'client' || layout === 'both') refs.push({ kind: 'client', id: 'derived-C1' });
+    for (const ref of refs) {
+      for (const d of destinations) {
+        if (random() < 0.5) {
+          await client.hset(keys.visitor(ref.id), d.id, `${NOW - pick(ages) * HOUR}|${d.id}-${ref.kind}-${trial}`);
+        }
+      }
+      if (random() < 0.3) await client.hset(keys.visitor(ref.id), '!cake', `${NOW - HOUR}|a macro`);
+    }
+    const decisions = attributeConversion({ event, found: await store.clicks.read(refs), lookupGap: undefined, destinations, now: NOW });
+    const hit: Hit = { client: 'data', events: [structuredClone(event)], visitor, referer: undefined };
+    const result = await ingest(hit);
+    const jobs = await queuedJobs();
+    const expected = decisions.filter((d) => d.kind === 'send');
+    const where = `trial ${trial} (${layout})`;
+    assert.deepEqual([...jobs.keys()].sort(), expected.map((d) => d.destination.id).sort(), where);
+    for (const decision of expected) {
+      const job = jobs.get(decision.destination.id)!;
+      assert.equal(job.clickId, decision.clickId, where);
+      assert.equal(job.clickSource, decision.source, where);
+      assert.equal(job.clickCapturedAt, decision.capturedAt, where);
+      assert.equal(job.acceptedAt, NOW, where);
+      assert.equal(job.event.transaction_id, `T-${trial}`, where);
+    }
+    assert.equal(result.accepted, expected.length, where);
+    sent += expected.length;
+  }
+  assert.ok(sent > 100, `the trials sent jobs (${sent})`);
+  assert.deepEqual(logLines.filter((line) => line.includes('attribution_mismatch')), []);
+  // The audit line carries each job as the store holds it.
+  const audited = logLines.filter((line) => line.includes('conversion.accepted'));
+  assert.equal(audited.length, sent);
+});
+
+test('a repeated order is a duplicate in the one step too, naming the first job', async () => {
+  await client.flushdb();
+  await client.hset(keys.visitor('v-dup'), 'cake', `${NOW - HOUR}|CAKE-CLICK-1`);
+  const ingest = ingestOn(store);
+  const hit = (): Hit => ({
+    client: 'data', visitor: { id: 'v-dup', cookie: 'valid', issue: false }, referer: undefined,
+    events: [{ event_name: 'purchase', transaction_id: 'ORDER-7', params: {} }],
+  });
+  assert.equal((await ingest(hit())).accepted, 2, 'cake with its click, meta without one');
+  const first = await queuedJobs();
+  const again = await ingest(hit());
+  assert.equal(again.accepted, 0);
+  const dedup = again.traces[0]!.steps.filter((step) => step.stage === 'dedup');
+  assert.deepEqual(dedup.map((step) => step.destination).sort(), ['cake', 'meta']);
+  assert.ok(dedup.some((step) => step.detail.includes(first.get('cake')!.id)), 'names the first job');
+  assert.equal((await client.xlen(keys.outbox)), 2);
+});
+
+test('should the store attribute differently, the decided job is accepted anyway and the mismatch reported', async () => {
+  await client.flushdb();
+  await client.hset(keys.visitor('v-odd'), 'cake', `${NOW - HOUR}|CAKE-CLICK-2`);
+  // A store whose one step finds the clicks but accepts nothing: the decisions still stand.
+  const lost: Store = { ...store, acceptLastTouch: async (refs) => ({ found: await store.clicks.read(refs), results: new Map() }) };
+  const result = await ingestOn(lost)({
+    client: 'data', visitor: { id: 'v-odd', cookie: 'valid', issue: false }, referer: undefined,
+    events: [{ event_name: 'purchase', transaction_id: 'ORDER-8', params: {} }],
+  });
+  assert.equal(result.accepted, 2);
+  assert.equal((await queuedJobs()).get('cake')?.clickId, 'CAKE-CLICK-2');
+  assert.equal(logLines.filter((line) => line.includes('conversion.attribution_mismatch')).length, 2);
+});
