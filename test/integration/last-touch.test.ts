@@ -117,7 +117,9 @@ test('the one-step accept queues exactly the jobs attributeConversion sends, wit
     for (const ref of refs) {
       for (const d of destinations) {
         if (random() < 0.5) {
-          await client.hset(keys.visitor(ref.id), d.id, `${NOW - pick(ages) * HOUR}|${d.id}-${ref.kind}-${trial}`);
+          // Now and then a click ID that JSON must escape (a destination's own pattern may allow it).
+          const odd = random() < 0.2 ? pick(['"quoted"', 'back\\slash', 'tab\there', 'ünï/cödé']) : '';
+          await client.hset(keys.visitor(ref.id), d.id, `${NOW - pick(ages) * HOUR}|${d.id}-${ref.kind}-${trial}${odd}`);
         }
       }
       if (random() < 0.3) await client.hset(keys.visitor(ref.id), '!cake', `${NOW - HOUR}|a macro`);
