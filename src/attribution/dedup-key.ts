@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { RelayEvent } from '../events/event.js';
 
 /**
@@ -12,5 +12,6 @@ export function dedupKeyFor(destinationId: string, event: RelayEvent, clickId: s
     : clickId !== ''
       ? `${destinationId}\u0000c\u0000${clickId}\u0000${event.event_name}`
       : `${destinationId}\u0000j\u0000${jobId}`;
-  return createHash('sha256').update(basis).digest('base64url').slice(0, 32);
+  // The one-shot form: no Hash object per conversion.
+  return hash('sha256', basis, 'base64url').slice(0, 32);
 }

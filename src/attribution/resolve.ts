@@ -41,6 +41,8 @@ export interface ConvertingGroup {
   members: Destination[];
   /** Every destination in the group (their clicks compete too), by ID, to its place in the config. */
   inGroup: ReadonlyMap<string, number>;
+  /** The same IDs, in config order. */
+  ids: readonly string[];
 }
 
 /** Fixed for a configuration, so worked out once per event name, not per conversion. */
@@ -56,8 +58,8 @@ export function groupsConverting(destinations: readonly Destination[], eventName
       if (!d.conversionEvents.has(eventName)) continue;
       let group = byName.get(d.group);
       if (!group) {
-        const inGroup = new Map(destinations.filter((other) => other.group === d.group).map((other, place) => [other.id, place]));
-        byName.set(d.group, (group = { name: d.group, members: [], inGroup }));
+        const ids = destinations.filter((other) => other.group === d.group).map((other) => other.id);
+        byName.set(d.group, (group = { name: d.group, members: [], inGroup: new Map(ids.map((id, place) => [id, place])), ids }));
       }
       group.members.push(d);
     }

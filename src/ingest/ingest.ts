@@ -161,7 +161,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   /** The jobs a conversion may queue, one per converting destination, ready but for their click. */
   function prepareGroups(event: RelayEvent): PreparedGroup[] {
     return groupsConverting(deps.destinations, event.event_name).map((group): PreparedGroup => ({
-      destinations: [...group.inGroup.keys()],
+      destinations: group.ids,
       jobs: group.members.map((destination) => {
         const jobId = newJobId();
         return {

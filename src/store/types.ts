@@ -150,7 +150,7 @@ export interface PreparedJob {
 /** One attribution group of a conversion: whose clicks compete, and which jobs may be accepted. */
 export interface PreparedGroup {
   /** Every destination in the group, in config order. */
-  destinations: string[];
+  destinations: readonly string[];
   jobs: PreparedJob[];
 }
 
