@@ -138,7 +138,12 @@ function pick(r: LoadResult) {
 function comparison(c: Compared) {
   return {
     ratioToBare: c.ratio, relay: pick(c.relay), bare: pick(c.bare), roundRatios: c.roundRatios,
-    cpuPerRequest: c.cpu && { ...c.cpu, bareToRelay: Number((c.cpu.bareUs / c.cpu.relayUs).toFixed(3)) },
+    cpuPerRequest: c.cpu && {
+      ...c.cpu,
+      bareToRelay: Number((c.cpu.bareUs / c.cpu.relayUs).toFixed(3)),
+      // Where every core is busy, requests per second follow the whole machine's CPU per request.
+      wholeMachine: Number(((c.cpu.bareUs + c.cpu.bareGeneratorUs) / (c.cpu.relayUs + c.cpu.relayRedisUs + c.cpu.relayGeneratorUs)).toFixed(3)),
+    },
   };
 }
 
@@ -155,8 +160,9 @@ function printTable(r: Results): void {
   // moves, and where both servers are bound by their CPU the ratio above tends to bare/relay here.
   const cpuRow = (figure: string, c: Comparison) => {
     if (!c.cpuPerRequest) return;
-    const { relayUs, relayRedisUs, bareUs, bareToRelay } = c.cpuPerRequest;
+    const { relayUs, relayRedisUs, bareUs, bareToRelay, relayGeneratorUs, bareGeneratorUs, wholeMachine } = c.cpuPerRequest;
     row(`  CPU per request, ${figure}`, `relay ${relayUs} µs (+ Redis ${relayRedisUs} µs) vs bare ${bareUs} µs = ${bareToRelay.toFixed(3)}`, '(reported)', true);
+    row(`  with the load generator, ${figure}`, `+ ${relayGeneratorUs} µs vs + ${bareGeneratorUs} µs: whole machine ${wholeMachine.toFixed(3)}`, '(reported)', true);
   };
   row('mixed traffic vs bare (one process)', vsBare(r.mixed), '≥ 0.50', r.mixed.ratioToBare >= 0.5);
   cpuRow('mixed, one process', r.mixed);
@@ -187,6 +193,8 @@ interface Servers {
 interface CpuPerRequest {
   serverUs: number;
   redisUs: number;
+  /** The load generator, which runs on the same cores. */
+  generatorUs: number;
 }
 
 type Measured = LoadResult & { cpu?: CpuPerRequest | undefined };
@@ -201,7 +209,14 @@ async function load(spec: LoadSpec, servers?: Servers): Promise<Measured> {
   const after = servers && cpuTicks(servers);
   if (!before || !after || result.requests === 0) return result;
   const perRequest = (ticks: number) => Math.round((ticks * 1e6) / CLOCK_TICKS_PER_S / result.requests * 10) / 10;
-  return { ...result, cpu: { serverUs: perRequest(after.server - before.server), redisUs: perRequest(after.redis - before.redis) } };
+  return {
+    ...result,
+    cpu: {
+      serverUs: perRequest(after.server - before.server),
+      redisUs: perRequest(after.redis - before.redis),
+      generatorUs: Math.round(result.generatorCpuUs / result.requests * 10) / 10,
+    },
+  };
 }
 
 /** Linux's USER_HZ, the unit of /proc/<pid>/stat's CPU times: 100 on every architecture Node runs on. */
@@ -272,7 +287,7 @@ interface Compared {
   bare: Measured;
   roundRatios: number[];
   /** Medians over the rounds; absent where /proc is not there to read. */
-  cpu: { relayUs: number; relayRedisUs: number; bareUs: number } | undefined;
+  cpu: { relayUs: number; relayRedisUs: number; bareUs: number; relayGeneratorUs: number; bareGeneratorUs: number } | undefined;
 }
 
 /**
@@ -309,6 +324,8 @@ async function compare(
         relayUs: medianOf(rounds.map((x) => x.relay.cpu!.serverUs)),
         relayRedisUs: medianOf(rounds.map((x) => x.relay.cpu!.redisUs)),
         bareUs: medianOf(rounds.map((x) => x.bare.cpu!.serverUs)),
+        relayGeneratorUs: medianOf(rounds.map((x) => x.relay.cpu!.generatorUs)),
+        bareGeneratorUs: medianOf(rounds.map((x) => x.bare.cpu!.generatorUs)),
       }
     : undefined;
   return { ...median, roundRatios: rounds.map((x) => Number(x.ratio.toFixed(3))), cpu };
