@@ -27,8 +27,14 @@ export interface Worker {
 /** How often to look for jobs a dead worker left behind: a fraction of the idle time that proves it dead. */
 const MAX_RECLAIM_EVERY_MS = 15_000;
 const ERROR_PAUSE_MS = 500;
-/** At most this much is added to a postback's delay, in exchange for claiming jobs in batches. */
-const TRICKLE_PAUSE_MS = 20;
+/**
+ * At most this much is added to a postback's delay, in exchange for claiming jobs in batches. At a
+ * trickle every claim, load, send and settle wakes the process on its own, and on a virtual machine
+ * each wake-up costs more than the work it does: at 200 postbacks/s this pause took the CPU per
+ * postback from about 860 to 450 µs against 20 ms (BENCHMARKS.md). A network does not notice a
+ * tenth of a second.
+ */
+const TRICKLE_PAUSE_MS = 100;
 
 /** The delivery loop: claim, deliver with bounded concurrency, promote due retries, reclaim stale. */
 export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker {
