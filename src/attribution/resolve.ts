@@ -20,6 +20,11 @@ export interface AttributionInput {
   /** Every configured destination: a click for a destination that does not convert on this event still wins its group. */
   destinations: readonly Destination[];
   now: number;
+  /**
+   * Each group's newest click (undefined: none) as the store chose it when it accepted the jobs
+   * (Store.acceptLastTouch), by group name: decided from it, the decisions describe what was queued.
+   */
+  winners?: ReadonlyMap<string, FoundClick | undefined> | undefined;
 }
 
 /**
@@ -73,7 +78,7 @@ function attributeGroup(input: AttributionInput, { name: group, members, inGroup
   const explicit = input.event.click_id;
   if (explicit !== undefined) return attributeExplicit(input, explicit, members, inGroup);
 
-  const winner = newestInGroup(input.found.clicks, inGroup);
+  const winner = input.winners?.has(group) ? input.winners.get(group) : newestInGroup(input.found.clicks, inGroup);
   return members.map((destination): Attribution => {
     if (!winner) {
       // Ad-platform APIs take every conversion and match it themselves (client ID, hashed user data).
@@ -133,7 +138,7 @@ function attributeExplicit(
  * then to the destination listed first: the Redis store's one-step accept script (store/redis/
  * scripts.ts, acceptLastTouch) applies the same rules and must agree with these.
  */
-function newestInGroup(clicks: readonly FoundClick[], inGroup: ReadonlyMap<string, number>): FoundClick | undefined {
+export function newestInGroup(clicks: readonly FoundClick[], inGroup: ReadonlyMap<string, number>): FoundClick | undefined {
   let newest: FoundClick | undefined;
   for (const click of clicks) {
     const place = inGroup.get(click.destination);

@@ -1,14 +1,14 @@
-import { randomId } from '../ids.js';
 import { captureClicks, type CaptureResult } from '../attribution/capture.js';
 import { dedupKeyFor } from '../attribution/dedup-key.js';
-import { attributeConversion, groupsConverting, type Attribution, type ClickSource } from '../attribution/resolve.js';
+import { attributeConversion, type Attribution, type ClickSource } from '../attribution/resolve.js';
 import type { Destination } from '../destinations/destination.js';
 import type { RelayEvent } from '../events/event.js';
 import { writeLogLine, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { EventTrace, TraceRecorder, TraceStep } from '../trace/trace.js';
-import type { AcceptResult, ConversionJob, FoundClicks, PostbackLogEntry, PreparedGroup, Store, VisitorRef } from '../store/types.js';
-import { jobHead, jobJson } from './job.js';
+import type { ConversionJob, FoundClick, FoundClicks, PostbackLogEntry, Store, VisitorRef } from '../store/types.js';
+import { acceptedInOneStep, acceptingNow, prepareGroups, type JobAcceptor } from './accept.js';
+import { jobJson } from './job.js';
 import type { Visitor } from '../visitor/cookie.js';
 import { adStorageDenied } from '../visitor/consent.js';
 
@@ -70,14 +70,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   const clock = isoClock(deps.now);
 
   const acceptLastTouch = deps.store.acceptLastTouch?.bind(deps.store);
-  /** Jobs accepted by the outbox as they are decided: the store read the clicks in a step before. */
-  const acceptNow: JobAcceptor = {
-    start(destination, event) {
-      const id = newJobId();
-      return { id, head: jobHead(id, destination, event) };
-    },
-    accept: (job, dedupKey, payload) => deps.store.outbox.accept(job, dedupKey, deps.dedupTtlMs, payload),
-  };
+  const acceptNow = acceptingNow(deps.store.outbox, deps.dedupTtlMs);
 
   return async function ingest(hit) {
     let setCookie = hit.visitor.issue;
@@ -135,14 +128,16 @@ export function createIngest(deps: IngestDeps): Ingest {
     const refs = refsOf(hit.visitor, event, hit.visitor.cookie === 'valid' && !consentDenied, deps.visitorIdForClient);
     const now = deps.now();
     let found: FoundClicks = { clicks: [], refused: [] };
-    let jobs: JobAcceptor = acceptNow;
+    let winners: Map<string, FoundClick | undefined> | undefined;
+    let jobs = acceptNow;
     // One step where the store can take it: the dedup key must not depend on the click (a
     // transaction ID), and an explicit click ID's rules (its pattern) stay here.
     if (refs.length > 0 && acceptLastTouch && event.transaction_id !== undefined && event.click_id === undefined) {
-      const groups = prepareGroups(event);
+      const groups = prepareGroups(deps.destinations, event);
       const done = await acceptLastTouch(refs, groups, now, deps.dedupTtlMs);
       found = done.found;
-      jobs = alreadyAccepted(groups, done.results);
+      winners = new Map([...done.winners].map(([group, winner]) => [group, winner.click]));
+      jobs = acceptedInOneStep(deps.destinations, event, groups, done, acceptNow, deps.logger);
     } else if (refs.length > 0) {
       found = await deps.store.clicks.read(refs);
     }
@@ -152,57 +147,11 @@ export function createIngest(deps: IngestDeps): Ingest {
       lookupGap: refs.length === 0 ? lookupGap(hit.visitor, consentDenied) : undefined,
       destinations: deps.destinations,
       now,
+      winners,
     });
     const settled = await Promise.all(decisions.map((decision) => settleDecision(event, decision, trace, now, jobs)));
-    jobs.checkAgainst?.(decisions);
+    jobs.checkAgainst?.(decisions, found.clicks);
     return settled.filter(Boolean).length;
-  }
-
-  /** The jobs a conversion may queue, one per converting destination, ready but for their click. */
-  function prepareGroups(event: RelayEvent): PreparedGroup[] {
-    return groupsConverting(deps.destinations, event.event_name).map((group): PreparedGroup => ({
-      destinations: group.ids,
-      jobs: group.members.map((destination) => {
-        const jobId = newJobId();
-        return {
-          destination: destination.id,
-          windowMs: destination.windowMs,
-          withoutClick: destination.template.kind === 'platform',
-          jobId,
-          dedupKey: dedupKeyFor(destination.id, event, '', jobId),
-          jobHead: jobHead(jobId, destination.id, event),
-        };
-      }),
-    }));
-  }
-
-  /**
-   * The jobs the store accepted as it attributed. Its rules and attributeConversion's must agree;
-   * should they not, a job the decisions send is accepted here after all, and one the store
-   * queued against the decisions is reported.
-   */
-  function alreadyAccepted(groups: PreparedGroup[], results: Map<string, AcceptResult>): JobAcceptor {
-    const prepared = new Map(groups.flatMap((group) => group.jobs.map((job) => [job.destination, job] as const)));
-    return {
-      start: (destination, event) => {
-        const job = prepared.get(destination);
-        return job ? { id: job.jobId, head: job.jobHead, dedupKey: job.dedupKey } : acceptNow.start(destination, event);
-      },
-      accept(job, dedupKey, payload) {
-        const result = results.get(job.destination);
-        if (result) return Promise.resolve(result);
-        deps.logger.error({ destination: job.destination, job_id: job.id }, 'conversion.attribution_mismatch');
-        return acceptNow.accept(job, dedupKey, payload);
-      },
-      checkAgainst(decisions) {
-        for (const decision of decisions) {
-          const result = results.get(decision.destination.id);
-          if (decision.kind !== 'send' && result?.accepted) {
-            deps.logger.error({ destination: decision.destination.id, job_id: prepared.get(decision.destination.id)?.jobId, decision: decision.kind }, 'conversion.attribution_mismatch');
-          }
-        }
-      },
-    };
   }
 
   /** Resolves to true when the decision queued a job. */
@@ -269,15 +218,6 @@ export function createIngest(deps: IngestDeps): Ingest {
       deps.logger.warn({ destination: entry.destination, status: entry.status, err: (err as Error).message }, 'postback_log.append_failed');
     }
   }
-}
-
-/** How a decided job reaches the outbox, and the ID and JSON head it gets. */
-interface JobAcceptor {
-  /** The job's ID and JSON head; its dedup key too, where it was fixed before the decision. */
-  start(destination: string, event: RelayEvent): { id: string; head: string; dedupKey?: string };
-  accept(job: ConversionJob, dedupKey: string, payload: string): Promise<AcceptResult>;
-  /** Reports jobs accepted against the decisions, where they were accepted before being decided. */
-  checkAgainst?(decisions: Attribution[]): void;
 }
 
 /**
@@ -359,8 +299,4 @@ function isoClock(now: () => number): () => string {
 
 function hours(ms: number): string {
   return (ms / 3_600_000).toFixed(ms < 36_000_000 ? 2 : 1);
-}
-
-function newJobId(): string {
-  return `${Date.now().toString(36)}-${randomId(6)}`;
 }

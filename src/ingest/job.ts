@@ -1,4 +1,3 @@
-import type { RelayEvent } from '../events/event.js';
 import type { ConversionJob } from '../store/types.js';
 
 /**
@@ -6,9 +5,9 @@ import type { ConversionJob } from '../store/types.js';
  * be handed the part that does not depend on the click and write the rest itself, byte for byte
  * as `jobJson` does (but for how each side escapes the click ID, which parses the same).
  */
-export function jobHead(id: string, destination: string, event: RelayEvent): string {
-  const whole = JSON.stringify({ id, destination, event });
-  return whole.slice(0, -1);
+export function jobHead(id: string, destination: string, eventJson: string): string {
+  // The event is serialized once per conversion, not once per destination.
+  return `{"id":${JSON.stringify(id)},"destination":${JSON.stringify(destination)},"event":${eventJson}`;
 }
 
 /** The whole job: what `JSON.stringify(job)` gives, from its head. */

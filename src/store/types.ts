@@ -149,14 +149,27 @@ export interface PreparedJob {
 
 /** One attribution group of a conversion: whose clicks compete, and which jobs may be accepted. */
 export interface PreparedGroup {
+  name: string;
   /** Every destination in the group, in config order. */
   destinations: readonly string[];
   jobs: PreparedJob[];
 }
 
+/** The click a group's jobs were accepted on (undefined: the group had none). */
+export interface GroupWinner {
+  click: FoundClick | undefined;
+  /**
+   * The store had accepted this conversion for the group before (a command re-sent after its
+   * reply was lost): the click is the one that earlier step chose, not one read now.
+   */
+  repeated: boolean;
+}
+
 export interface LastTouchAccepts {
   /** What the refs held, as `ClickStore.read` returns it. */
   found: FoundClicks;
+  /** By group name. */
+  winners: Map<string, GroupWinner>;
   /** By destination, for each job the store tried to accept. */
   results: Map<string, AcceptResult>;
 }

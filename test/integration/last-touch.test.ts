@@ -7,6 +7,7 @@ import { DestinationSchema, type DestinationConfig } from '../../src/config/sche
 import { bindDestinations } from '../../src/destinations/destination.js';
 import { BUNDLED_TEMPLATES_DIR, loadTemplates } from '../../src/destinations/index.js';
 import type { RelayEvent } from '../../src/events/event.js';
+import { prepareGroups } from '../../src/ingest/accept.js';
 import { createIngest, type Hit } from '../../src/ingest/ingest.js';
 import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
@@ -99,12 +100,17 @@ function generator(seed: number) {
 }
 
 test('the one-step accept queues exactly the jobs attributeConversion sends, with the same click', async () => {
-  const ingest = ingestOn(store);
+  let steps = 0;
+  const ingest = ingestOn({ ...store, acceptLastTouch: (...args) => (steps++, store.acceptLastTouch!(...args)) });
   const random = generator(20261125);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-  // Repeated ages make ties, within one hash and across the cookie's and the client ID's.
-  const ages = [0.5, 1, 1, 1, 3, 30, 100];
+  // Repeated ages make ties, within one hash and across the cookie's and the client ID's; 2, 24
+  // and 72 h are the windows of solo, cake and tracker to the millisecond.
+  const ages = [0.5, 1, 1, 1, 2, 3, 24, 30, 72, 100];
+  // What the relay never writes, which both sides must ignore alike.
+  const malformed = ['0x1a2125cc780', '+1', 'Infinity', '', '1e3', ' 5', '1234567890123456'];
   let sent = 0;
+  let audited = 0;
   for (let trial = 0; trial < 300; trial++) {
     await client.flushdb();
     const layout = pick(['cookie', 'client', 'both', 'same'] as const);
@@ -119,7 +125,8 @@ test('the one-step accept queues exactly the jobs attributeConversion sends, wit
         if (random() < 0.5) {
           // Now and then a click ID that JSON must escape (a destination's own pattern may allow it).
           const odd = random() < 0.2 ? pick(['"quoted"', 'back\\slash', 'tab\there', 'ünï/cödé']) : '';
-          await client.hset(keys.visitor(ref.id), d.id, `${NOW - pick(ages) * HOUR}|${d.id}-${ref.kind}-${trial}${odd}`);
+          const at = random() < 0.1 ? pick(malformed) : String(NOW - pick(ages) * HOUR);
+          await client.hset(keys.visitor(ref.id), d.id, `${at}|${d.id}-${ref.kind}-${trial}${odd}`);
         }
       }
       if (random() < 0.3) await client.hset(keys.visitor(ref.id), '!cake', `${NOW - HOUR}|a macro`);
@@ -140,13 +147,18 @@ test('the one-step accept queues exactly the jobs attributeConversion sends, wit
       assert.equal(job.event.transaction_id, `T-${trial}`, where);
     }
     assert.equal(result.accepted, expected.length, where);
+    // The audit line carries each job as the store holds it: reconciliation re-creates it from there.
+    for (const line of logLines.splice(0).filter((l) => l.includes('conversion.accepted'))) {
+      const { job } = JSON.parse(line) as { job: ConversionJob };
+      assert.deepEqual(job, jobs.get(job.destination), where);
+      audited++;
+    }
     sent += expected.length;
   }
   assert.ok(sent > 100, `the trials sent jobs (${sent})`);
+  assert.equal(steps, 300, 'every conversion took the one step');
   assert.deepEqual(logLines.filter((line) => line.includes('attribution_mismatch')), []);
-  // The audit line carries each job as the store holds it.
-  const audited = logLines.filter((line) => line.includes('conversion.accepted'));
-  assert.equal(audited.length, sent);
+  assert.equal(audited, sent);
 });
 
 test('a repeated order is a duplicate in the one step too, naming the first job', async () => {
@@ -171,7 +183,7 @@ test('should the store attribute differently, the decided job is accepted anyway
   await client.flushdb();
   await client.hset(keys.visitor('v-odd'), 'cake', `${NOW - HOUR}|CAKE-CLICK-2`);
   // A store whose one step finds the clicks but accepts nothing: the decisions still stand.
-  const lost: Store = { ...store, acceptLastTouch: async (refs) => ({ found: await store.clicks.read(refs), results: new Map() }) };
+  const lost: Store = { ...store, acceptLastTouch: async (refs) => ({ found: await store.clicks.read(refs), winners: new Map(), results: new Map() }) };
   const result = await ingestOn(lost)({
     client: 'data', visitor: { id: 'v-odd', cookie: 'valid', issue: false }, referer: undefined,
     events: [{ event_name: 'purchase', transaction_id: 'ORDER-8', params: {} }],
@@ -179,4 +191,22 @@ test('should the store attribute differently, the decided job is accepted anyway
   assert.equal(result.accepted, 2);
   assert.equal((await queuedJobs()).get('cake')?.clickId, 'CAKE-CLICK-2');
   assert.equal(logLines.filter((line) => line.includes('conversion.attribution_mismatch')).length, 2);
+});
+
+test('run again for the same conversion, the step answers as it did the first time, whatever was stored since', async () => {
+  await client.flushdb();
+  await client.hset(keys.visitor('v-again'), 'cake', `${NOW - 2 * HOUR}|CAKE-CLICK-3`);
+  const refs: VisitorRef[] = [{ kind: 'visitor', id: 'v-again' }];
+  const groups = prepareGroups(destinations, { event_name: 'purchase', transaction_id: 'ORDER-9', params: {} });
+  const first = await store.acceptLastTouch!(refs, groups, NOW, DAY);
+  assert.equal(first.results.get('cake')?.accepted, true);
+  // A newer click for another network in the group lands before ioredis re-sends the command.
+  await client.hset(keys.visitor('v-again'), 'tracker', `${NOW - HOUR}|TRACK-CLICK-3`);
+  const again = await store.acceptLastTouch!(refs, groups, NOW, DAY);
+  assert.deepEqual(again.results.get('cake'), { accepted: true }, 'its own job on the dedup key: accepted');
+  assert.equal(again.results.get('tracker'), undefined, 'tracker is not tried');
+  const affiliate = again.winners.get('affiliate')!;
+  assert.equal(affiliate.repeated, true);
+  assert.deepEqual(affiliate.click, { destination: 'cake', clickId: 'CAKE-CLICK-3', capturedAt: NOW - 2 * HOUR, via: 'visitor' });
+  assert.equal(await client.xlen(keys.outbox), 2, 'cake and meta, once each');
 });

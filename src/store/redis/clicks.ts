@@ -65,9 +65,12 @@ function encodeUpdate(update: VisitorClicks): Array<string | number> {
   return [pairs.length / 2, ...pairs, ...cleared];
 }
 
+/** The relay writes capture times as epoch milliseconds; anything else is not a click it stored. */
+const EPOCH_MS = /^\d{1,15}$/;
+
 function decodeField(field: string, value: string, via: VisitorRef['kind'], clicks: FoundClick[], refused: RefusedClick[]): void {
   const bar = value.indexOf('|');
-  if (bar < 0) return;
+  if (bar < 0 || !EPOCH_MS.test(value.slice(0, bar))) return;
   const at = Number(value.slice(0, bar));
   const rest = value.slice(bar + 1);
   if (field.startsWith(REFUSED)) refused.push({ destination: field.slice(1), at, reason: rest });

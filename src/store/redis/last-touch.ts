@@ -1,4 +1,4 @@
-import type { AcceptResult, LastTouchAccepts, PreparedGroup, VisitorRef } from '../types.js';
+import type { AcceptResult, GroupWinner, LastTouchAccepts, PreparedGroup, VisitorRef } from '../types.js';
 import { decodeHashes, keyOf } from './clicks.js';
 import type { RelayRedis } from './connection.js';
 import { withDeadline } from './deadline.js';
@@ -30,7 +30,8 @@ export function createRedisLastTouch(redis: RelayRedis) {
       }
     }
     const reply = await withDeadline(redis.acceptLastTouch(scriptKeys.length, ...scriptKeys, ...args), 'outbox write');
-    const verdicts = reply[refs.length] as Array<string | number | null>;
+    const verdicts = reply[refs.length]!;
+    const winners = reply[refs.length + 1]!;
     const results = new Map<string, AcceptResult>();
     let settled = 0;
     for (const group of groups) {
@@ -40,6 +41,21 @@ export function createRedisLastTouch(redis: RelayRedis) {
         results.set(job.destination, acceptResultOf(job.jobId, verdict === 1 ? null : String(verdict)));
       }
     }
-    return { found: decodeHashes(refs, reply.slice(0, refs.length) as string[][]), results };
+    return {
+      found: decodeHashes(refs, reply.slice(0, refs.length) as string[][]),
+      winners: new Map(groups.map((group, i) => [group.name, decodeWinner(String(winners[i]))])),
+      results,
+    };
+  };
+}
+
+/** "repeated", then "|kind|capturedAt|destination|clickId" when the group had a click. */
+function decodeWinner(text: string): GroupWinner {
+  const [repeated, kind, at, destination] = text.split('|', 4);
+  if (kind === undefined) return { click: undefined, repeated: repeated === '1' };
+  const clickId = text.slice(repeated!.length + kind.length + at!.length + destination!.length + 4);
+  return {
+    click: { destination: destination!, clickId, capturedAt: Number(at), via: kind as VisitorRef['kind'] },
+    repeated: repeated === '1',
   };
 }

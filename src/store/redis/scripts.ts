@@ -53,80 +53,121 @@ const SCRIPTS = {
    * A conversion in one round trip: reads the visitor's hashes, picks each attribution group's
    * newest click, and accepts the jobs it attributes as acceptConversion does. The rules are
    * attributeConversion's (src/attribution/resolve.ts), for an event without an explicit click ID:
-   * ties go to the earlier ref (the visitor cookie), then to the destination listed first.
+   * the same millisecond goes to the click under the visitor cookie, then to the destination listed
+   * first; a stored value that is not "digits|clickId" is no click.
    * KEYS: the refs' visitor hashes, the outbox, then a dedup key and a job hash per job.
    * ARGV: refs, each ref's kind, nowMs, dedupTtlMs, then per group: its destinations (a count, then
    * the IDs in config order) and its jobs (a count, then per job: destination, windowMs,
    * withoutClick 0|1, jobId, the job's JSON up to its click fields).
-   * Returns each ref's HGETALL, then per job: false when not attributed, 1 when accepted, or
-   * "firstJobId|acceptedAt" of the conversion that holds its dedup key.
+   * Returns each ref's HGETALL; then per job: false when not attributed, 1 when accepted, or
+   * "firstJobId|acceptedAt" of the conversion that holds its dedup key; then per group its winner:
+   * "repeated" (0|1), then "|kind|capturedAt|destination|clickId" when it had a click.
+   * Run again for the same conversion (ioredis re-sends a command whose reply was lost), a group
+   * whose job holds its dedup key answers as the first run did, with the click that run chose,
+   * whatever was stored in between.
    */
   acceptLastTouch: {
     numberOfKeys: undefined,
     lua: `
-      local refs = tonumber(ARGV[1])
-      local now = ARGV[refs + 2]
-      local nowMs, ttl = tonumber(now), ARGV[refs + 3]
-      local out, held = {}, {}
-      for r = 1, refs do
-        local flat = redis.call('HGETALL', KEYS[r])
-        out[r] = flat
-        held[r] = {}
-        for i = 1, #flat, 2 do held[r][flat[i]] = flat[i + 1] end
+      local refCount = tonumber(ARGV[1])
+      local now = ARGV[refCount + 2]
+      local nowMs, ttl = tonumber(now), ARGV[refCount + 3]
+      local reply = {}
+      for r = 1, refCount do reply[r] = redis.call('HGETALL', KEYS[r]) end
+
+      local function clickOf(value)
+        local bar = string.find(value, '|', 1, true)
+        if not bar or bar > 16 then return nil end
+        local atText = string.sub(value, 1, bar - 1)
+        if not string.match(atText, '^%d+$') then return nil end
+        return tonumber(atText), atText, string.sub(value, bar + 1)
       end
-      local outbox, key, results, settled = KEYS[refs + 1], refs + 2, {}, 0
-      local a = refs + 4
-      while a <= #ARGV do
-        local count = tonumber(ARGV[a])
-        local at, atText, clickId, ref, owner
-        for r = 1, refs do
-          for d = a + 1, a + count do
-            local value = held[r][ARGV[d]]
-            local bar = value and string.find(value, '|', 1, true)
-            if bar then
-              local t = tonumber(string.sub(value, 1, bar - 1))
-              if t and (at == nil or t > at) then
-                at, atText, clickId, ref, owner = t, string.sub(value, 1, bar - 1), string.sub(value, bar + 1), r, ARGV[d]
+
+      -- The newest click among the group's destinations, ARGV[first .. first + count - 1].
+      local function newestClick(first, count)
+        local place = {}
+        for d = first, first + count - 1 do place[ARGV[d]] = d end
+        local best
+        for r = 1, refCount do
+          local rank = ARGV[1 + r] == 'visitor' and 0 or 1
+          local hash = reply[r]
+          for i = 1, #hash, 2 do
+            local d = place[hash[i]]
+            local at, atText, clickId
+            if d then at, atText, clickId = clickOf(hash[i + 1]) end
+            if at and (best == nil or at > best.at or (at == best.at and
+                (rank < best.rank or (rank == best.rank and d < best.place)))) then
+              best = { at = at, atText = atText, clickId = clickId, kind = ARGV[1 + r], rank = rank, place = d, destination = hash[i] }
+            end
+          end
+        end
+        return best
+      end
+
+      local function jobJson(head, click)
+        if not click then return head .. ',"clickId":"","clickSource":"none","acceptedAt":' .. now .. '}' end
+        -- Quoted as is unless it needs escaping: cjson costs more than the rest of the job.
+        local quoted = string.find(click.clickId, '[%c"\\\\]') and cjson.encode(click.clickId) or '"' .. click.clickId .. '"'
+        return head .. ',"clickId":' .. quoted .. ',"clickSource":"' .. click.kind ..
+          '","clickCapturedAt":' .. click.atText .. ',"acceptedAt":' .. now .. '}'
+      end
+
+      local verdicts, winners = {}, {}
+      local arg, key = refCount + 4, refCount + 2
+      while arg <= #ARGV do
+        local click = newestClick(arg + 1, tonumber(ARGV[arg]))
+        arg = arg + tonumber(ARGV[arg]) + 1
+        local jobs, earlier = {}, nil
+        for j = 1, tonumber(ARGV[arg]) do
+          local at = arg + 5 * (j - 1)
+          local job = { destination = ARGV[at + 1], window = tonumber(ARGV[at + 2]), withoutClick = ARGV[at + 3] == '1',
+            id = ARGV[at + 4], head = ARGV[at + 5], dedup = KEYS[key], record = KEYS[key + 1] }
+          key = key + 2
+          job.holder = redis.call('GET', job.dedup)
+          if job.holder and string.sub(job.holder, 1, #job.id + 1) == job.id .. '|' then earlier = job end
+          jobs[j] = job
+        end
+        arg = arg + 5 * #jobs + 1
+        if earlier then
+          local stored = redis.call('HGET', earlier.record, 'job')
+          local first = stored and cjson.decode(stored)
+          if first and first.clickSource ~= 'none' then
+            winners[#winners + 1] = '1|' .. first.clickSource .. '|' .. string.format('%d', first.clickCapturedAt) ..
+              '|' .. first.destination .. '|' .. first.clickId
+          else
+            winners[#winners + 1] = '1'
+          end
+          for _, job in ipairs(jobs) do
+            if job.holder then verdicts[#verdicts + 1] = job.holder else verdicts[#verdicts + 1] = false end
+          end
+        else
+          winners[#winners + 1] = click and ('0|' .. click.kind .. '|' .. click.atText .. '|' .. click.destination ..
+            '|' .. click.clickId) or '0'
+          for _, job in ipairs(jobs) do
+            local body
+            if not click then
+              if job.withoutClick then body = jobJson(job.head, nil) end
+            elseif click.destination == job.destination and nowMs - click.at <= job.window then
+              body = jobJson(job.head, click)
+            end
+            local verdict = false
+            if body then
+              verdict = job.holder
+              if not verdict then
+                redis.call('SET', job.dedup, job.id .. '|' .. now, 'PX', ttl)
+                redis.call('HSET', job.record, 'job', body, 'state', 'queued', 'attempts', 0)
+                redis.call('PEXPIRE', job.record, ttl)
+                redis.call('XADD', KEYS[refCount + 1], '*', 'job', job.id)
+                verdict = 1
               end
             end
+            verdicts[#verdicts + 1] = verdict
           end
         end
-        a = a + count + 1
-        count = tonumber(ARGV[a])
-        for j = 1, count do
-          local destination, window, withoutClick, jobId, head =
-            ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
-          local dedup, jobKey = KEYS[key], KEYS[key + 1]
-          a, key = a + 5, key + 2
-          local job
-          if at == nil then
-            if withoutClick == '1' then
-              job = head .. ',"clickId":"","clickSource":"none","acceptedAt":' .. now .. '}'
-            end
-          elseif owner == destination and nowMs - at <= window then
-            -- Quoted as is unless it needs escaping: cjson costs more than the rest of the job.
-            local quoted = string.find(clickId, '[%c"\\\\]') and cjson.encode(clickId) or '"' .. clickId .. '"'
-            job = head .. ',"clickId":' .. quoted .. ',"clickSource":"' .. ARGV[1 + ref] ..
-              '","clickCapturedAt":' .. atText .. ',"acceptedAt":' .. now .. '}'
-          end
-          local result = false
-          if job then
-            result = redis.call('GET', dedup)
-            if not result then
-              redis.call('SET', dedup, jobId .. '|' .. now, 'PX', ttl)
-              redis.call('HSET', jobKey, 'job', job, 'state', 'queued', 'attempts', 0)
-              redis.call('PEXPIRE', jobKey, ttl)
-              redis.call('XADD', outbox, '*', 'job', jobId)
-              result = 1
-            end
-          end
-          settled = settled + 1
-          results[settled] = result
-        end
-        a = a + 1
       end
-      out[refs + 1] = results
-      return out`,
+      reply[refCount + 1] = verdicts
+      reply[refCount + 2] = winners
+      return reply`,
   },
   /**
    * KEYS: the job hashes of one claimed batch. Counts an attempt on each job that still exists and
@@ -233,7 +274,7 @@ export type ScriptArg = string | number;
 export interface RelayScripts {
   saveVisitorClicks(key: string, ...args: ScriptArg[]): Promise<number>;
   acceptConversion(dedup: string, job: string, outbox: string, ...args: ScriptArg[]): Promise<string | null>;
-  acceptLastTouch(numberOfKeys: number, ...keysThenArgs: ScriptArg[]): Promise<[...refs: string[][], results: Array<string | number | null>]>;
+  acceptLastTouch(numberOfKeys: number, ...keysThenArgs: ScriptArg[]): Promise<Array<Array<string | number | null>>>;
   loadClaimedJobs(numberOfKeys: number, ...jobs: string[]): Promise<Array<string | number | null>>;
   completeJob(outbox: string, job: string, ...args: ScriptArg[]): Promise<number>;
   retryJob(outbox: string, retry: string, job: string, ...args: ScriptArg[]): Promise<number>;
