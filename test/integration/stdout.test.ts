@@ -51,7 +51,7 @@ const FLOOD = `
   process.on('exit', () => stdout.flushSync());
   const logger = createLogger('info', stdout);
   for (let i = 0; i < 20000; i++) logger.info({ i, pad: 'x'.repeat(200) }, 'flood');
-  setTimeout(() => process.exit(0), 300);
+  setTimeout(() => process.exit(0), 3000);
 `;
 
 test('batched stdout: a reader that falls behind loses no line and gets them in order', async () => {
@@ -69,7 +69,8 @@ test('batched stdout: a reader that falls behind loses no line and gets them in 
   assert.ok(lines.every((line, n) => line.i === n), 'every line once, in order');
 });
 
-test('batched stdout on a non-blocking pipe: what a full pipe refuses waits, in order, and exit waits for it', async () => {
+/** A FIFO this process writes to without blocking, whose reader (cat, into a file) starts later. */
+function nonBlockingPipe() {
   const dir = mkdtempSync(join(tmpdir(), 'relay-stdout-'));
   const fifo = join(dir, 'pipe');
   const copy = join(dir, 'copy');
@@ -77,21 +78,46 @@ test('batched stdout on a non-blocking pipe: what a full pipe refuses waits, in 
   // A reader first (a FIFO refuses a non-blocking writer without one), which never reads itself.
   const idleReader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
   const fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-  const stdout = createStdout(fd);
+  return {
+    fd,
+    /** Starts the reader, lets `flush` run (it holds this event loop), and returns every line read. */
+    async drain(flush: () => void): Promise<Array<Record<string, unknown>>> {
+      // Into a file: this process's event loop is held by the flush, so it could not read a pipe.
+      const copyFd = openSync(copy, 'w');
+      const reader = spawn('cat', [fifo], { stdio: ['ignore', copyFd, 'inherit'] });
+      closeSync(copyFd);
+      const done = new Promise((resolve) => reader.once('exit', resolve));
+      flush();
+      closeSync(fd);
+      closeSync(idleReader);
+      await done;
+      return readFileSync(copy, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    },
+  };
+}
+
+test('batched stdout on a non-blocking pipe: what a full pipe refuses waits, in order, and exit waits for it', async () => {
+  const pipe = nonBlockingPipe();
+  const stdout = createStdout(pipe.fd);
   const logger = createLogger('info', stdout);
   // About 5 MB against a pipe that holds 64 KB: the writes soon meet EAGAIN.
   for (let i = 0; i < 20000; i++) logger.info({ i, pad: 'x'.repeat(200) }, 'flood');
-  // Into a file: this process's event loop is held by the flush below, so it could not read a pipe.
-  const copyFd = openSync(copy, 'w');
-  const reader = spawn('cat', [fifo], { stdio: ['ignore', copyFd, 'inherit'] });
-  closeSync(copyFd);
-  const done = new Promise((resolve) => reader.once('exit', resolve));
-  // What the entry point does at exit: blocks until the reader has taken everything.
-  stdout.flushSync();
-  closeSync(fd);
-  closeSync(idleReader);
-  await done;
-  const lines = readFileSync(copy, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as { i: number });
+  // What the entry point does at exit, with time enough for the reader to take everything.
+  const lines = await pipe.drain(() => stdout.flushSync(10_000));
   assert.equal(lines.length, 20000);
   assert.ok(lines.every((line, n) => line.i === n), 'every line once, in order');
+});
+
+test('batched stdout: past its limit, a stalled reader costs later lines, counted in a line of their own', async () => {
+  const pipe = nonBlockingPipe();
+  const stdout = createStdout(pipe.fd, 256 * 1024);
+  const logger = createLogger('info', stdout);
+  for (let i = 0; i < 20000; i++) logger.info({ i, pad: 'x'.repeat(200) }, 'flood');
+  const lines = await pipe.drain(() => stdout.flushSync(10_000));
+  const notice = lines.at(-1)!;
+  assert.equal(notice.message, 'log.lines_dropped');
+  const kept = lines.slice(0, -1);
+  assert.ok(kept.length > 500 && kept.length < 2000, `about 64 KB in the pipe and 256 KB waiting were kept (${kept.length})`);
+  assert.ok(kept.every((line, n) => line.i === n), 'the earliest lines, in order');
+  assert.equal(kept.length + (notice.dropped_lines as number), 20000);
 });
