@@ -24,7 +24,7 @@ export interface AttributionInput {
    * Each group's newest click (undefined: none) as the store chose it when it accepted the jobs
    * (Store.acceptLastTouch), by group name: decided from it, the decisions describe what was queued.
    */
-  winners?: ReadonlyMap<string, FoundClick | undefined> | undefined;
+  winners?: ReadonlyMap<string, { click: FoundClick | undefined }> | undefined;
 }
 
 /**
@@ -78,11 +78,11 @@ function attributeGroup(input: AttributionInput, { name: group, members, inGroup
   const explicit = input.event.click_id;
   if (explicit !== undefined) return attributeExplicit(input, explicit, members, inGroup);
 
-  const winner = input.winners?.has(group) ? input.winners.get(group) : newestInGroup(input.found.clicks, inGroup);
+  const chosen = input.winners?.get(group);
+  const winner = chosen ? chosen.click : newestInGroup(input.found.clicks, inGroup);
   return members.map((destination): Attribution => {
     if (!winner) {
-      // Ad-platform APIs take every conversion and match it themselves (client ID, hashed user data).
-      if (destination.template.kind === 'platform') return { kind: 'send', destination, clickId: '', source: 'none', capturedAt: undefined };
+      if (takesUnclicked(destination)) return { kind: 'send', destination, clickId: '', source: 'none', capturedAt: undefined };
       return { kind: 'no_click', destination, reason: noClickReason(input, destination) };
     }
     if (winner.destination !== destination.id) {
@@ -131,6 +131,11 @@ function attributeExplicit(
     if (refusal) return { kind: 'no_click', destination, reason: `explicit click_id refused: ${refusal}` };
     return { kind: 'send', destination, clickId, source: 'explicit', capturedAt: undefined };
   });
+}
+
+/** Ad-platform APIs take every conversion and match it themselves (client ID, hashed user data). */
+export function takesUnclicked(destination: Destination): boolean {
+  return destination.template.kind === 'platform';
 }
 
 /**

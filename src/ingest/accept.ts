@@ -1,5 +1,5 @@
 import { dedupKeyFor } from '../attribution/dedup-key.js';
-import { groupsConverting, newestInGroup, type Attribution } from '../attribution/resolve.js';
+import { groupsConverting, newestInGroup, takesUnclicked, type Attribution } from '../attribution/resolve.js';
 import type { Destination } from '../destinations/destination.js';
 import type { RelayEvent } from '../events/event.js';
 import { randomId } from '../ids.js';
@@ -41,7 +41,7 @@ export function prepareGroups(destinations: readonly Destination[], event: Relay
       return {
         destination: destination.id,
         windowMs: destination.windowMs,
-        withoutClick: destination.template.kind === 'platform',
+        withoutClick: takesUnclicked(destination),
         jobId,
         dedupKey: dedupKeyFor(destination.id, event, '', jobId),
         jobHead: jobHead(jobId, destination.id, eventJson),

@@ -6,7 +6,7 @@ import type { RelayEvent } from '../events/event.js';
 import { writeLogLine, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { EventTrace, TraceRecorder, TraceStep } from '../trace/trace.js';
-import type { ConversionJob, FoundClick, FoundClicks, PostbackLogEntry, Store, VisitorRef } from '../store/types.js';
+import type { ConversionJob, FoundClicks, LastTouchAccepts, PostbackLogEntry, Store, VisitorRef } from '../store/types.js';
 import { acceptedInOneStep, acceptingNow, prepareGroups, type JobAcceptor } from './accept.js';
 import { jobJson } from './job.js';
 import type { Visitor } from '../visitor/cookie.js';
@@ -128,7 +128,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     const refs = refsOf(hit.visitor, event, hit.visitor.cookie === 'valid' && !consentDenied, deps.visitorIdForClient);
     const now = deps.now();
     let found: FoundClicks = { clicks: [], refused: [] };
-    let winners: Map<string, FoundClick | undefined> | undefined;
+    let winners: LastTouchAccepts['winners'] | undefined;
     let jobs = acceptNow;
     // One step where the store can take it: the dedup key must not depend on the click (a
     // transaction ID), and an explicit click ID's rules (its pattern) stay here.
@@ -136,7 +136,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       const groups = prepareGroups(deps.destinations, event);
       const done = await acceptLastTouch(refs, groups, now, deps.dedupTtlMs);
       found = done.found;
-      winners = new Map([...done.winners].map(([group, winner]) => [group, winner.click]));
+      winners = done.winners;
       jobs = acceptedInOneStep(deps.destinations, event, groups, done, acceptNow, deps.logger);
     } else if (refs.length > 0) {
       found = await deps.store.clicks.read(refs);
