@@ -8,12 +8,14 @@ import { bindDestinations } from '../../src/destinations/destination.js';
 import { BUNDLED_TEMPLATES_DIR, loadTemplates } from '../../src/destinations/index.js';
 import type { RelayEvent } from '../../src/events/event.js';
 import { prepareGroups } from '../../src/ingest/accept.js';
+import { StoreUnavailableError } from '../../src/errors.js';
 import { createIngest, type Hit } from '../../src/ingest/ingest.js';
 import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
 import { createRedisStore } from '../../src/store/redis/index.js';
 import { keys } from '../../src/store/redis/keys.js';
-import type { ConversionJob, Store, VisitorRef } from '../../src/store/types.js';
+import { MAX_CONVERSIONS_PER_CALL } from '../../src/store/redis/last-touch.js';
+import type { ConversionJob, LastTouchAccepts, Store, VisitorRef } from '../../src/store/types.js';
 import { TraceRecorder } from '../../src/trace/trace.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 
@@ -209,4 +211,72 @@ test('run again for the same conversion, the step answers as it did the first ti
   assert.equal(affiliate.repeated, true);
   assert.deepEqual(affiliate.click, { destination: 'cake', clickId: 'CAKE-CLICK-3', capturedAt: NOW - 2 * HOUR, via: 'visitor' });
   assert.equal(await client.xlen(keys.outbox), 2, 'cake and meta, once each');
+});
+
+/** Script calls Redis ran since the last RESETSTAT (an EVALSHA refused for an unknown script is re-sent as EVAL). */
+async function scriptCalls(): Promise<number> {
+  const stats = await client.info('commandstats');
+  let calls = 0;
+  for (const [, , count, failed] of stats.matchAll(/cmdstat_(evalsha|eval):calls=(\d+),.*?failed_calls=(\d+)/g)) {
+    calls += Number(count) - Number(failed);
+  }
+  return calls;
+}
+
+test('the conversions of one turn share a script call, each answered as it would be alone', async () => {
+  const random = generator(4242);
+  const count = 150;
+  const conversions = Array.from({ length: count }, (_, i) => ({
+    refs: [{ kind: 'visitor', id: `v-${i}` }] as VisitorRef[],
+    // Some share an order: the first of them in line takes it, the others are duplicates.
+    groups: prepareGroups(destinations, { event_name: 'purchase', transaction_id: i % 40 === 3 ? 'T-SHARED' : `T-${i}`, params: {} }),
+  }));
+  const clicks = conversions.map((_, i) => ({
+    destination: random() < 0.5 ? 'cake' : 'tracker',
+    age: [0.5, 1, 30, 100][Math.floor(random() * 4)]! * HOUR,
+    stored: random() < 0.8,
+    id: `CLICK-${i}`,
+  }));
+  const seed = async () => {
+    await client.flushdb();
+    for (const [i, click] of clicks.entries()) {
+      if (click.stored) await client.hset(keys.visitor(`v-${i}`), click.destination, `${NOW - click.age}|${click.id}`);
+    }
+  };
+  const outbox = async () => Promise.all(((await client.xrange(keys.outbox, '-', '+')) as Array<[string, string[]]>)
+    .map(async ([, fields]) => client.hget(keys.job(fields[1]!), 'job')));
+
+  await seed();
+  await store.acceptLastTouch!(conversions[0]!.refs, [], NOW, DAY);
+  await client.config('RESETSTAT');
+  const together = await Promise.all(conversions.map((c) => store.acceptLastTouch!(c.refs, c.groups, NOW, DAY)));
+  assert.equal(await scriptCalls(), Math.ceil(count / MAX_CONVERSIONS_PER_CALL));
+  const queuedTogether = await outbox();
+
+  await seed();
+  const alone = [];
+  for (const c of conversions) alone.push(await store.acceptLastTouch!(c.refs, c.groups, NOW, DAY));
+  assert.deepEqual(together, alone);
+  assert.deepEqual(queuedTogether, await outbox(), 'the same jobs, in the same order');
+  const shared = together.filter((_, i) => i % 40 === 3).map((accepts) => accepts.results.get('meta'));
+  assert.deepEqual(shared.map((result) => result?.accepted), [true, false, false, false], 'one order, one job');
+  assert.ok(queuedTogether.length > count, `most conversions queued a job or two (${queuedTogether.length})`);
+});
+
+test('a conversion whose key Redis refuses fails alone; the others of its call are accepted', async () => {
+  await client.flushdb();
+  await client.set(keys.visitor('v-string'), 'not a hash');
+  await client.hset(keys.visitor('v-fine'), 'cake', `${NOW - HOUR}|CAKE-CLICK-9`);
+  const accept = (visitor: string, order: string) =>
+    store.acceptLastTouch!([{ kind: 'visitor', id: visitor }], prepareGroups(destinations, { event_name: 'purchase', transaction_id: order, params: {} }), NOW, DAY);
+  const [before, refused, after] = await Promise.allSettled([accept('v-fine', 'O-1'), accept('v-string', 'O-2'), accept('v-fine', 'O-3')]);
+  assert.equal(refused.status, 'rejected');
+  assert.ok((refused as PromiseRejectedResult).reason instanceof StoreUnavailableError);
+  assert.match(String((refused as PromiseRejectedResult).reason.message), /WRONGTYPE/);
+  for (const settled of [before, after]) {
+    assert.equal(settled.status, 'fulfilled');
+    assert.equal((settled as PromiseFulfilledResult<LastTouchAccepts>).value.results.get('cake')?.accepted, true);
+  }
+  const jobs = (await client.xrange(keys.outbox, '-', '+')).length;
+  assert.equal(jobs, 4, 'cake and meta for each of the two orders that were read');
 });

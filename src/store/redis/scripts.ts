@@ -50,30 +50,31 @@ const SCRIPTS = {
       return false`,
   },
   /**
-   * A conversion in one round trip: reads the visitor's hashes, picks each attribution group's
-   * newest click, and accepts the jobs it attributes as acceptConversion does. The rules are
-   * attributeConversion's (src/attribution/resolve.ts), for an event without an explicit click ID:
-   * the same millisecond goes to the click under the visitor cookie, then to the destination listed
-   * first; a stored value that is not "digits|clickId" is no click.
-   * KEYS: the refs' visitor hashes, the outbox, then a dedup key and a job hash per job.
-   * ARGV: refs, each ref's kind, nowMs, dedupTtlMs, then per group: its destinations (a count, then
-   * the IDs in config order) and its jobs (a count, then per job: destination, windowMs,
-   * withoutClick 0|1, jobId, the job's JSON up to its click fields).
-   * Returns each ref's HGETALL; then per job: false when not attributed, 1 when accepted, or
-   * "firstJobId|acceptedAt" of the conversion that holds its dedup key; then per group its winner:
-   * "repeated" (0|1), then "|kind|capturedAt|destination|clickId" when it had a click.
-   * Run again for the same conversion (ioredis re-sends a command whose reply was lost), a group
+   * Conversions in one round trip each, several to a call: for each, reads the visitor's hashes,
+   * picks each attribution group's newest click, and accepts the jobs it attributes as
+   * acceptConversion does. The rules are attributeConversion's (src/attribution/resolve.ts), for an
+   * event without an explicit click ID: the same millisecond goes to the click under the visitor
+   * cookie, then to the destination listed first; a stored value that is not "digits|clickId" is no
+   * click.
+   * KEYS: the outbox, then per conversion its refs' visitor hashes, then a dedup key and a job hash
+   * per job.
+   * ARGV, per conversion: how many arguments follow for it, how many keys it has, refs, each ref's
+   * kind, nowMs, dedupTtlMs, then per group: its destinations (a count, then the IDs in config order) and its
+   * jobs (a count, then per job: destination, windowMs, withoutClick 0|1, jobId, the job's JSON up
+   * to its click fields).
+   * Returns per conversion: each ref's HGETALL; then per job: false when not attributed, 1 when
+   * accepted, or "firstJobId|acceptedAt" of the conversion that holds its dedup key; then per
+   * group its winner: "repeated" (0|1), then "|kind|capturedAt|destination|clickId" when it had a
+   * click. A conversion whose keys Redis refuses to read (a key of the wrong type) answers
+   * {"error", message} alone, and the others go on.
+   * Run again for the same conversions (ioredis re-sends a command whose reply was lost), a group
    * whose job holds its dedup key answers as the first run did, with the click that run chose,
    * whatever was stored in between.
    */
   acceptLastTouch: {
     numberOfKeys: undefined,
     lua: `
-      local refCount = tonumber(ARGV[1])
-      local now = ARGV[refCount + 2]
-      local nowMs, ttl = tonumber(now), ARGV[refCount + 3]
-      local reply = {}
-      for r = 1, refCount do reply[r] = redis.call('HGETALL', KEYS[r]) end
+      local outbox = KEYS[1]
 
       local function clickOf(value)
         local bar = string.find(value, '|', 1, true)
@@ -83,28 +84,30 @@ const SCRIPTS = {
         return tonumber(atText), atText, string.sub(value, bar + 1)
       end
 
-      -- The newest click among the group's destinations, ARGV[first .. first + count - 1].
-      local function newestClick(first, count)
+      -- The newest click among a group's destinations, ARGV[first .. first + count - 1], in the
+      -- hashes read; ARGV[kinds + r] is hash r's kind.
+      local function newestClick(hashes, kinds, first, count)
         local place = {}
         for d = first, first + count - 1 do place[ARGV[d]] = d end
         local best
-        for r = 1, refCount do
-          local rank = ARGV[1 + r] == 'visitor' and 0 or 1
-          local hash = reply[r]
+        for r = 1, #hashes do
+          local kind = ARGV[kinds + r]
+          local rank = kind == 'visitor' and 0 or 1
+          local hash = hashes[r]
           for i = 1, #hash, 2 do
             local d = place[hash[i]]
             local at, atText, clickId
             if d then at, atText, clickId = clickOf(hash[i + 1]) end
             if at and (best == nil or at > best.at or (at == best.at and
                 (rank < best.rank or (rank == best.rank and d < best.place)))) then
-              best = { at = at, atText = atText, clickId = clickId, kind = ARGV[1 + r], rank = rank, place = d, destination = hash[i] }
+              best = { at = at, atText = atText, clickId = clickId, kind = kind, rank = rank, place = d, destination = hash[i] }
             end
           end
         end
         return best
       end
 
-      local function jobJson(head, click)
+      local function jobJson(head, click, now)
         if not click then return head .. ',"clickId":"","clickSource":"none","acceptedAt":' .. now .. '}' end
         -- Quoted as is unless it needs escaping: cjson costs more than the rest of the job.
         local quoted = string.find(click.clickId, '[%c"\\\\]') and cjson.encode(click.clickId) or '"' .. click.clickId .. '"'
@@ -112,62 +115,89 @@ const SCRIPTS = {
           '","clickCapturedAt":' .. click.atText .. ',"acceptedAt":' .. now .. '}'
       end
 
-      local verdicts, winners = {}, {}
-      local arg, key = refCount + 4, refCount + 2
-      while arg <= #ARGV do
-        local click = newestClick(arg + 1, tonumber(ARGV[arg]))
-        arg = arg + tonumber(ARGV[arg]) + 1
-        local jobs, earlier = {}, nil
-        for j = 1, tonumber(ARGV[arg]) do
-          local at = arg + 5 * (j - 1)
-          local job = { destination = ARGV[at + 1], window = tonumber(ARGV[at + 2]), withoutClick = ARGV[at + 3] == '1',
-            id = ARGV[at + 4], head = ARGV[at + 5], dedup = KEYS[key], record = KEYS[key + 1] }
-          key = key + 2
-          job.holder = redis.call('GET', job.dedup)
-          if job.holder and string.sub(job.holder, 1, #job.id + 1) == job.id .. '|' then earlier = job end
-          jobs[j] = job
+      -- One conversion: its arguments are ARGV[arg + 1 .. last], its keys start at KEYS[key].
+      local function accept(arg, last, key)
+        local refCount = tonumber(ARGV[arg + 2])
+        local kinds = arg + 2
+        local now = ARGV[arg + refCount + 3]
+        local nowMs, ttl = tonumber(now), ARGV[arg + refCount + 4]
+        local hashes = {}
+        for r = 1, refCount do
+          local hash = redis.pcall('HGETALL', KEYS[key])
+          if hash.err then return { 'error', hash.err } end
+          hashes[r] = hash
+          key = key + 1
         end
-        arg = arg + 5 * #jobs + 1
-        if earlier then
-          local stored = redis.call('HGET', earlier.record, 'job')
-          local first = stored and cjson.decode(stored)
-          if first and first.clickSource ~= 'none' then
-            winners[#winners + 1] = '1|' .. first.clickSource .. '|' .. string.format('%d', first.clickCapturedAt) ..
-              '|' .. first.destination .. '|' .. first.clickId
+
+        local verdicts, winners = {}, {}
+        arg = arg + refCount + 5
+        while arg <= last do
+          local click = newestClick(hashes, kinds, arg + 1, tonumber(ARGV[arg]))
+          arg = arg + tonumber(ARGV[arg]) + 1
+          local jobs, earlier = {}, nil
+          for j = 1, tonumber(ARGV[arg]) do
+            local at = arg + 5 * (j - 1)
+            local job = { destination = ARGV[at + 1], window = tonumber(ARGV[at + 2]), withoutClick = ARGV[at + 3] == '1',
+              id = ARGV[at + 4], head = ARGV[at + 5], dedup = KEYS[key], record = KEYS[key + 1] }
+            key = key + 2
+            local holder = redis.pcall('GET', job.dedup)
+            if type(holder) == 'table' and holder.err then return { 'error', holder.err } end
+            job.holder = holder
+            if job.holder and string.sub(job.holder, 1, #job.id + 1) == job.id .. '|' then earlier = job end
+            jobs[j] = job
+          end
+          arg = arg + 5 * #jobs + 1
+          if earlier then
+            local stored = redis.call('HGET', earlier.record, 'job')
+            local first = stored and cjson.decode(stored)
+            if first and first.clickSource ~= 'none' then
+              winners[#winners + 1] = '1|' .. first.clickSource .. '|' .. string.format('%d', first.clickCapturedAt) ..
+                '|' .. first.destination .. '|' .. first.clickId
+            else
+              winners[#winners + 1] = '1'
+            end
+            for _, job in ipairs(jobs) do
+              if job.holder then verdicts[#verdicts + 1] = job.holder else verdicts[#verdicts + 1] = false end
+            end
           else
-            winners[#winners + 1] = '1'
-          end
-          for _, job in ipairs(jobs) do
-            if job.holder then verdicts[#verdicts + 1] = job.holder else verdicts[#verdicts + 1] = false end
-          end
-        else
-          winners[#winners + 1] = click and ('0|' .. click.kind .. '|' .. click.atText .. '|' .. click.destination ..
-            '|' .. click.clickId) or '0'
-          for _, job in ipairs(jobs) do
-            local body
-            if not click then
-              if job.withoutClick then body = jobJson(job.head, nil) end
-            elseif click.destination == job.destination and nowMs - click.at <= job.window then
-              body = jobJson(job.head, click)
-            end
-            local verdict = false
-            if body then
-              verdict = job.holder
-              if not verdict then
-                redis.call('SET', job.dedup, job.id .. '|' .. now, 'PX', ttl)
-                redis.call('HSET', job.record, 'job', body, 'state', 'queued', 'attempts', 0)
-                redis.call('PEXPIRE', job.record, ttl)
-                redis.call('XADD', KEYS[refCount + 1], '*', 'job', job.id)
-                verdict = 1
+            winners[#winners + 1] = click and ('0|' .. click.kind .. '|' .. click.atText .. '|' .. click.destination ..
+              '|' .. click.clickId) or '0'
+            for _, job in ipairs(jobs) do
+              local body
+              if not click then
+                if job.withoutClick then body = jobJson(job.head, nil, now) end
+              elseif click.destination == job.destination and nowMs - click.at <= job.window then
+                body = jobJson(job.head, click, now)
               end
+              local verdict = false
+              if body then
+                verdict = job.holder
+                if not verdict then
+                  redis.call('SET', job.dedup, job.id .. '|' .. now, 'PX', ttl)
+                  redis.call('HSET', job.record, 'job', body, 'state', 'queued', 'attempts', 0)
+                  redis.call('PEXPIRE', job.record, ttl)
+                  redis.call('XADD', outbox, '*', 'job', job.id)
+                  verdict = 1
+                end
+              end
+              verdicts[#verdicts + 1] = verdict
             end
-            verdicts[#verdicts + 1] = verdict
           end
         end
+        hashes[refCount + 1] = verdicts
+        hashes[refCount + 2] = winners
+        return hashes
       end
-      reply[refCount + 1] = verdicts
-      reply[refCount + 2] = winners
-      return reply`,
+
+      local replies = {}
+      local arg, key = 1, 2
+      while arg <= #ARGV do
+        local last = arg + tonumber(ARGV[arg])
+        replies[#replies + 1] = accept(arg, last, key)
+        key = key + tonumber(ARGV[arg + 1])
+        arg = last + 1
+      end
+      return replies`,
   },
   /**
    * KEYS: the job hashes of one claimed batch. Counts an attempt on each job that still exists and
@@ -274,7 +304,7 @@ export type ScriptArg = string | number;
 export interface RelayScripts {
   saveVisitorClicks(key: string, ...args: ScriptArg[]): Promise<number>;
   acceptConversion(dedup: string, job: string, outbox: string, ...args: ScriptArg[]): Promise<string | null>;
-  acceptLastTouch(numberOfKeys: number, ...keysThenArgs: ScriptArg[]): Promise<Array<Array<string | number | null>>>;
+  acceptLastTouch(numberOfKeys: number, ...keysThenArgs: ScriptArg[]): Promise<unknown[]>;
   loadClaimedJobs(numberOfKeys: number, ...jobs: string[]): Promise<Array<string | number | null>>;
   completeJob(outbox: string, job: string, ...args: ScriptArg[]): Promise<number>;
   retryJob(outbox: string, retry: string, job: string, ...args: ScriptArg[]): Promise<number>;
