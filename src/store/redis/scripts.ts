@@ -115,6 +115,23 @@ const SCRIPTS = {
           '","clickCapturedAt":' .. click.atText .. ',"acceptedAt":' .. now .. '}'
       end
 
+      -- The job's JSON when the group's click (or, having none, the job's platform) takes it.
+      local function bodyOf(job, click, nowMs, now)
+        if not click then
+          if job.withoutClick then return jobJson(job.head, nil, now) end
+          return nil
+        end
+        if click.destination == job.destination and nowMs - click.at <= job.window then return jobJson(job.head, click, now) end
+        return nil
+      end
+
+      -- The job's record, queued: its dedup key is claimed already.
+      local function record(job, ttl)
+        redis.call('HSET', job.record, 'job', job.body, 'state', 'queued', 'attempts', 0)
+        redis.call('PEXPIRE', job.record, ttl)
+        redis.call('XADD', outbox, '*', 'job', job.id)
+      end
+
       -- One conversion: its arguments are ARGV[arg + 1 .. last], its keys start at KEYS[key].
       local function accept(arg, last, key)
         local refCount = tonumber(ARGV[arg + 2])
@@ -134,19 +151,32 @@ const SCRIPTS = {
         while arg <= last do
           local click = newestClick(hashes, kinds, arg + 1, tonumber(ARGV[arg]))
           arg = arg + tonumber(ARGV[arg]) + 1
-          local jobs, earlier = {}, nil
-          for j = 1, tonumber(ARGV[arg]) do
+          local count, jobs, earlier, claimed = tonumber(ARGV[arg]), {}, nil, nil
+          for j = 1, count do
             local at = arg + 5 * (j - 1)
-            local job = { destination = ARGV[at + 1], window = tonumber(ARGV[at + 2]), withoutClick = ARGV[at + 3] == '1',
+            jobs[j] = { destination = ARGV[at + 1], window = tonumber(ARGV[at + 2]), withoutClick = ARGV[at + 3] == '1',
               id = ARGV[at + 4], head = ARGV[at + 5], dedup = KEYS[key], record = KEYS[key + 1] }
             key = key + 2
-            local holder = redis.pcall('GET', job.dedup)
-            if type(holder) == 'table' and holder.err then return { 'error', holder.err } end
-            job.holder = holder
-            if job.holder and string.sub(job.holder, 1, #job.id + 1) == job.id .. '|' then earlier = job end
-            jobs[j] = job
           end
-          arg = arg + 5 * #jobs + 1
+          arg = arg + 5 * count + 1
+          -- A group of one job, attributed, claims its dedup key at once: most conversions are new,
+          -- and no other job of the group can have been queued by an earlier run.
+          if count == 1 then
+            local job = jobs[1]
+            job.body = bodyOf(job, click, nowMs, now)
+            if job.body and redis.call('SET', job.dedup, job.id .. '|' .. now, 'PX', ttl, 'NX') then
+              claimed = job
+              record(job, ttl)
+            end
+          end
+          if not claimed then
+            for _, job in ipairs(jobs) do
+              local holder = redis.pcall('GET', job.dedup)
+              if type(holder) == 'table' and holder.err then return { 'error', holder.err } end
+              job.holder = holder
+              if holder and string.sub(holder, 1, #job.id + 1) == job.id .. '|' then earlier = job end
+            end
+          end
           if earlier then
             local stored = redis.call('HGET', earlier.record, 'job')
             local first = stored and cjson.decode(stored)
@@ -163,21 +193,18 @@ const SCRIPTS = {
             winners[#winners + 1] = click and ('0|' .. click.kind .. '|' .. click.atText .. '|' .. click.destination ..
               '|' .. click.clickId) or '0'
             for _, job in ipairs(jobs) do
-              local body
-              if not click then
-                if job.withoutClick then body = jobJson(job.head, nil, now) end
-              elseif click.destination == job.destination and nowMs - click.at <= job.window then
-                body = jobJson(job.head, click, now)
-              end
               local verdict = false
-              if body then
-                verdict = job.holder
-                if not verdict then
-                  redis.call('SET', job.dedup, job.id .. '|' .. now, 'PX', ttl)
-                  redis.call('HSET', job.record, 'job', body, 'state', 'queued', 'attempts', 0)
-                  redis.call('PEXPIRE', job.record, ttl)
-                  redis.call('XADD', outbox, '*', 'job', job.id)
-                  verdict = 1
+              if job == claimed then
+                verdict = 1
+              else
+                if count > 1 then job.body = bodyOf(job, click, nowMs, now) end
+                if job.body then
+                  verdict = job.holder
+                  if not verdict then
+                    redis.call('SET', job.dedup, job.id .. '|' .. now, 'PX', ttl)
+                    record(job, ttl)
+                    verdict = 1
+                  end
                 end
               end
               verdicts[#verdicts + 1] = verdict
