@@ -8,6 +8,16 @@ const tooLarge = () =>
   new BadRequestError('RELAY_BODY_TOO_LARGE', `the request body exceeds ${MAX_BODY_BYTES} bytes`, 413);
 
 /**
+ * Whether the request announced a body (or, under functions-framework, brought one read already).
+ * Most hits carry everything in the query string: with no body announced, there is none to wait for.
+ */
+export function bodyAnnounced(req: IncomingMessage & { rawBody?: Buffer }): boolean {
+  if (Buffer.isBuffer(req.rawBody)) return true;
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
  * Reads the body up to the limit. Under functions-framework the body was already read and kept as
  * `rawBody`, so that is used instead of the (drained) stream.
  */
@@ -16,10 +26,8 @@ export async function readBody(req: IncomingMessage & { rawBody?: Buffer }): Pro
     if (req.rawBody.length > MAX_BODY_BYTES) throw tooLarge();
     return req.rawBody.toString('utf8');
   }
-  const length = req.headers['content-length'];
-  // Most hits carry everything in the query string: with no body announced, there is none to wait for.
-  if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined) return '';
-  const declared = Number(length);
+  if (!bodyAnnounced(req)) return '';
+  const declared = Number(req.headers['content-length']);
   if (declared > MAX_BODY_BYTES) {
     req.resume();
     throw tooLarge();

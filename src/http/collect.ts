@@ -8,7 +8,7 @@ import type { BrowserFacts, ClientName, HitResult, Ingest } from '../ingest/inge
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { readCookie, type VisitorCookies } from '../visitor/cookie.js';
-import { readBody } from './body.js';
+import { bodyAnnounced, readBody } from './body.js';
 import { createReplyBurst, type Reply } from './burst.js';
 import { answerPreflight, createOriginPolicy } from './cors.js';
 import { errorBody, sendJson, sendNoContent, sendPixel } from './respond.js';
@@ -33,14 +33,10 @@ export function createCollectHandler(deps: CollectDeps) {
   const originPolicy = createOriginPolicy(deps.allowedOrigins);
   const answer = createReplyBurst();
 
-  async function parse(req: IncomingMessage, path: string, query: string): Promise<[ClientName, RelayEvent[], Reply]> {
-    if (path === '/g/collect') {
-      const body = req.method === 'POST' ? await readBody(req) : '';
-      return ['ga4', parseGa4Hit(query, body), sendNoContent];
-    }
+  function parse(req: IncomingMessage, path: string, query: string, body: string): [ClientName, RelayEvent[], Reply] {
+    if (path === '/g/collect') return ['ga4', parseGa4Hit(query, body), sendNoContent];
     if (req.method === 'GET') return ['pixel', [parseDataQuery(query)], sendPixel];
-    const body = await readBody(req);
-    return ['data', parseDataBody(body, req.headers['content-type']), (res) => sendJson(res, 200, { ok: true })];
+    return ['data', parseDataBody(body, req.headers['content-type']), sendOk];
   }
 
   return async function collectHandler(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -61,18 +57,24 @@ export function createCollectHandler(deps: CollectDeps) {
         res.setHeader('allow', 'GET, POST, OPTIONS');
         throw new BadRequestError('RELAY_METHOD_NOT_ALLOWED', `${req.method} is not supported on ${path}; use GET or POST`, 405);
       }
-      const [client, events, reply] = await parse(req, path, query);
+      // Awaited only where there is something to wait for: most hits are a query string alone.
+      const body = req.method === 'POST' && bodyAnnounced(req) ? await readBody(req) : '';
+      const [client, events, reply] = parse(req, path, query, body);
       const visitor = deps.cookies.identify(req.headers.cookie, events.find((e) => e.client_id)?.client_id);
       const result = await deps.ingest({ client, events, visitor, referer: req.headers.referer, browser: () => browserFacts(req) });
       if (result.setCookie) res.setHeader('set-cookie', deps.cookies.serialize(visitor.id, isHttps(req)));
       // The conversion is durably queued already: a failed delivery here is retried later, not reported.
-      await deps.afterIngest?.(result).catch((err: Error) => deps.logger.warn({ err: err.message }, 'collect.after_ingest_failed'));
+      if (deps.afterIngest) {
+        await deps.afterIngest(result).catch((err: Error) => deps.logger.warn({ err: err.message }, 'collect.after_ingest_failed'));
+      }
       answer(reply, res);
     } catch (err) {
       sendError(res, err, deps);
     }
   };
 }
+
+const sendOk: Reply = (res) => sendJson(res, 200, { ok: true });
 
 function sendError(res: ServerResponse, err: unknown, deps: CollectDeps): void {
   const known = err instanceof RelayError;

@@ -51,7 +51,9 @@ export function createVisitorCookies(options: VisitorCookieOptions): VisitorCook
   const derived = new Map<string, string>();
 
   function memoized<V>(memo: Map<string, V>, key: string, compute: () => V): V {
-    if (memo.has(key)) return memo.get(key) as V;
+    const known = memo.get(key);
+    // One lookup for what is usually there; `has` only tells a remembered undefined from a miss.
+    if (known !== undefined || memo.has(key)) return known as V;
     if (memo.size >= MEMO_ENTRIES) memo.clear();
     const value = compute();
     memo.set(key, value);
