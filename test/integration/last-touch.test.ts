@@ -269,7 +269,9 @@ test('a conversion whose key Redis refuses fails alone; the others of its call a
   await client.hset(keys.visitor('v-fine'), 'cake', `${NOW - HOUR}|CAKE-CLICK-9`);
   const accept = (visitor: string, order: string) =>
     store.acceptLastTouch!([{ kind: 'visitor', id: visitor }], prepareGroups(destinations, { event_name: 'purchase', transaction_id: order, params: {} }), NOW, DAY);
+  await client.config('RESETSTAT');
   const [before, refused, after] = await Promise.allSettled([accept('v-fine', 'O-1'), accept('v-string', 'O-2'), accept('v-fine', 'O-3')]);
+  assert.equal(await scriptCalls(), 1, 'the three shared one call');
   assert.equal(refused.status, 'rejected');
   assert.ok((refused as PromiseRejectedResult).reason instanceof StoreUnavailableError);
   assert.match(String((refused as PromiseRejectedResult).reason.message), /WRONGTYPE/);

@@ -42,7 +42,14 @@ export function createRedisLastTouch(redis: RelayRedis) {
     waiting = [];
     withDeadline(call, 'outbox write').then(
       (replies) => {
-        batch.forEach((conversion, i) => settle(conversion, replies[i] as ScriptReply | undefined));
+        batch.forEach((conversion, i) => {
+          try {
+            settle(conversion, replies[i] as ScriptReply | undefined);
+          } catch (err) {
+            // A reply the relay cannot read fails its own conversion, not the others of the call.
+            conversion.reject(new StoreUnavailableError(`outbox write answered unreadably: ${(err as Error).message}`));
+          }
+        });
       },
       (err: Error) => {
         for (const conversion of batch) conversion.reject(err);
