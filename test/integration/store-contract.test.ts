@@ -253,6 +253,37 @@ test('redis outbox: a claimed batch whose job record is gone delivers the rest a
   assert.deepEqual(await store.outbox.reclaim('w2', 0, 10), []);
 });
 
+test('redis outbox: a job record has no expiry while its job is to be sent; settled or dead, it gets its retention', async (t) => {
+  const store = await makeRedisStore();
+  t.after(() => store.close());
+  const direct = new Redis(redis.url);
+  t.after(() => direct.disconnect());
+  const ttlOf = (id: string) => direct.pttl(`rl:{rl}:job:${id}`);
+  const days = (ms: number) => Math.round(ms / DAY);
+  const now = Date.now();
+
+  for (const id of ['sent', 'retried', 'dead']) await store.outbox.accept(job(id), `k-${id}`, DAY);
+  await store.outbox.restore(job('restored'), 'k-restored', DAY);
+  await store.acceptLastTouch!([visitor('v-ttl')], [{
+    name: 'platform', destinations: ['meta'],
+    jobs: [{ destination: 'meta', windowMs: DAY, withoutClick: true, jobId: 'one-step', dedupKey: 'k-one-step', jobHead: '{"id":"one-step","destination":"meta","event":{"event_name":"purchase","params":{}}' }],
+  }], now, DAY);
+  for (const id of ['sent', 'retried', 'dead', 'restored', 'one-step']) assert.equal(await ttlOf(id), -1, `${id}: queued, no expiry`);
+  assert.ok((await direct.pttl('rl:{rl}:dedup:k-sent')) > 0, 'the dedup key still expires');
+
+  const claimed = new Map((await store.outbox.claim('w1', 10, 50)).map((c) => [c.job.id, c]));
+  await store.outbox.complete(claimed.get('sent')!, 'success');
+  await store.outbox.retryAt(claimed.get('retried')!, now + 60_000, 'retrying');
+  await store.outbox.deadLetter(claimed.get('dead')!, 'rejected', 'HTTP 400', now);
+  assert.equal(days(await ttlOf('sent')), 7, 'settled: kept a week');
+  assert.equal(await ttlOf('retried'), -1, 'waiting for a retry: no expiry');
+  assert.equal(days(await ttlOf('dead')), 90, 'dead: kept as long as its dead letter');
+
+  const replay = await store.outbox.replay({ ids: ['dead'] }, now);
+  assert.deepEqual(replay.replayed, ['dead']);
+  assert.equal(await ttlOf('dead'), -1, 'queued again: no expiry');
+});
+
 test('redis postback log: in an outage, a write from a request fails within its deadline instead of queueing', { timeout: 10_000 }, async (t) => {
   const store = await makeRedisStore();
   t.after(() => store.close());

@@ -6,7 +6,7 @@ import { CONSUMER_GROUP, keys } from './keys.js';
 
 /** A settled job stays readable this long, for the audit trail. */
 export const SETTLED_JOB_RETENTION_MS = 7 * 86_400_000;
-/** Dead letters older than this are trimmed from the dead-letter stream (their jobs expire with their dedup key). */
+/** Dead letters older than this are trimmed from the dead-letter stream, and their jobs' records expire. */
 const DEAD_LETTER_RETENTION_MS = 90 * 86_400_000;
 const PROMOTE_BATCH = 200;
 
@@ -57,7 +57,8 @@ export function createRedisOutbox(connections: RedisConnections, log: Logger): O
       const { receipt, jobId } = batch[i]!;
       const payload = loaded[3 * i] as string | null;
       if (!payload) {
-        // The job record expired while its entry waited (far past any retry age): nothing to send.
+        // The job record is gone while its entry waited (deleted by hand, or evicted under an
+        // allkeys-* policy; it has no TTL while queued): nothing to send.
         log.error({ job_id: jobId }, 'outbox.job_missing');
         await worker.completeJob(keys.outbox, keys.job(jobId), receipt, CONSUMER_GROUP, 'missing', Date.now(), 1);
         continue;
@@ -120,7 +121,7 @@ export function createRedisOutbox(connections: RedisConnections, log: Logger): O
     async deadLetter(claimed, outcome, reason, at) {
       await worker.deadLetterJob(
         keys.outbox, keys.dead, keys.job(claimed.job.id), claimed.receipt, CONSUMER_GROUP, claimed.job.id,
-        outcome, reason, at, `${Math.max(0, at - DEAD_LETTER_RETENTION_MS)}-0`,
+        outcome, reason, at, `${Math.max(0, at - DEAD_LETTER_RETENTION_MS)}-0`, DEAD_LETTER_RETENTION_MS,
       );
     },
 

@@ -3,6 +3,10 @@ import type { Redis } from 'ioredis';
 /**
  * Every multi-key write is one Lua script, so it is atomic, and every script is safe to run twice:
  * ioredis re-sends a command whose reply was lost on a dropped connection.
+ *
+ * A job's record has no expiry while its job is queued or waits for a retry, so that no eviction
+ * policy for keys with a TTL (Memorystore's default, volatile-lru) can take a job that is still to
+ * be sent; settling gives it the settled retention, dying the dead-letter retention.
  */
 const SCRIPTS = {
   /**
@@ -45,7 +49,6 @@ const SCRIPTS = {
       if first then return first end
       redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[4], 'PX', ARGV[2])
       redis.call('HSET', KEYS[2], 'job', ARGV[3], 'state', 'queued', 'attempts', 0)
-      redis.call('PEXPIRE', KEYS[2], ARGV[2])
       redis.call('XADD', KEYS[3], '*', 'job', ARGV[1])
       return false`,
   },
@@ -126,9 +129,8 @@ const SCRIPTS = {
       end
 
       -- The job's record, queued: its dedup key is claimed already.
-      local function record(job, ttl)
+      local function record(job)
         redis.call('HSET', job.record, 'job', job.body, 'state', 'queued', 'attempts', 0)
-        redis.call('PEXPIRE', job.record, ttl)
         redis.call('XADD', outbox, '*', 'job', job.id)
       end
 
@@ -166,7 +168,7 @@ const SCRIPTS = {
             job.body = bodyOf(job, click, nowMs, now)
             if job.body and redis.call('SET', job.dedup, job.id .. '|' .. now, 'PX', ttl, 'NX') then
               claimed = job
-              record(job, ttl)
+              record(job)
             end
           end
           if not claimed then
@@ -202,7 +204,7 @@ const SCRIPTS = {
                   verdict = job.holder
                   if not verdict then
                     redis.call('SET', job.dedup, job.id .. '|' .. now, 'PX', ttl)
-                    record(job, ttl)
+                    record(job)
                     verdict = 1
                   end
                 end
@@ -266,8 +268,8 @@ const SCRIPTS = {
       return 1`,
   },
   /**
-   * KEYS: outbox, dead stream, job hash. ARGV: entryId, group, jobId, outcome, reason, nowMs, minDeadId.
-   * The dead stream is trimmed by age only, never by count.
+   * KEYS: outbox, dead stream, job hash. ARGV: entryId, group, jobId, outcome, reason, nowMs, minDeadId,
+   * retentionMs. The dead stream is trimmed by age only, never by count; the record is kept as long.
    */
   deadLetterJob: {
     numberOfKeys: 3,
@@ -278,6 +280,7 @@ const SCRIPTS = {
       local entry = redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[7], '*', 'job', ARGV[3])
       redis.call('HSET', KEYS[3], 'state', 'dead', 'outcome', ARGV[4], 'reason', ARGV[5],
         'deadAt', ARGV[6], 'deadEntry', entry)
+      redis.call('PEXPIRE', KEYS[3], ARGV[8])
       return 1`,
   },
   /** KEYS: job hash, outbox, dead stream. ARGV: jobId, nowMs. 1 when queued again, 0 when not dead. */
@@ -289,6 +292,7 @@ const SCRIPTS = {
       if entry then redis.call('XDEL', KEYS[3], entry) end
       redis.call('HSET', KEYS[1], 'state', 'queued', 'attempts', 0, 'since', ARGV[2])
       redis.call('HDEL', KEYS[1], 'deadEntry')
+      redis.call('PERSIST', KEYS[1])
       redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
       return 1`,
   },
@@ -309,7 +313,6 @@ const SCRIPTS = {
       end
       redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[4], 'PX', ARGV[2])
       redis.call('HSET', KEYS[2], 'job', ARGV[3], 'state', 'queued', 'attempts', 0)
-      redis.call('PEXPIRE', KEYS[2], ARGV[2])
       redis.call('XADD', KEYS[3], '*', 'job', ARGV[1])
       return 'restored'`,
   },
