@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../../src/log.js';
 import { createMemoryStore } from '../../src/store/memory/index.js';
+import { MAX_SAVES_PER_CALL } from '../../src/store/redis/clicks.js';
 import { createRedisStore } from '../../src/store/redis/index.js';
 import type { ConversionJob, Store, VisitorRef } from '../../src/store/types.js';
 import { Redis } from 'ioredis';
@@ -282,6 +283,32 @@ test('redis outbox: a job record has no expiry while its job is to be sent; sett
   const replay = await store.outbox.replay({ ids: ['dead'] }, now);
   assert.deepEqual(replay.replayed, ['dead']);
   assert.equal(await ttlOf('dead'), -1, 'queued again: no expiry');
+});
+
+test('redis clicks: the saves of one turn share a script call; a key that is not a hash fails alone', async (t) => {
+  const store = await makeRedisStore();
+  t.after(() => store.close());
+  const direct = new Redis(redis.url);
+  t.after(() => direct.disconnect());
+  await direct.set('rl:v:{v-string}', 'not a hash');
+  const click = (clickId: string) => ({ clicks: [{ destination: 'cake', clickId, capturedAt: 1000 }], refused: [] });
+  await store.clicks.save([visitor('warm')], click('warm'), DAY);
+  await direct.config('RESETSTAT');
+
+  const saves = Array.from({ length: 100 }, (_, i) => store.clicks.save([visitor(`v${i}`), client(`c${i}`)], click(`click-${i}`), DAY));
+  const refused = store.clicks.save([visitor('v-string')], click('lost'), DAY);
+  const settled = await Promise.allSettled([...saves, refused]);
+  const stats = await direct.info('commandstats');
+  const calls = [...stats.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+),.*?failed_calls=(\d+)/g)]
+    .reduce((sum, [, count, failed]) => sum + Number(count) - Number(failed), 0);
+  assert.equal(calls, Math.ceil(201 / MAX_SAVES_PER_CALL), 'the 201 hashes of one turn, in as few calls as the cap allows');
+  assert.equal(settled.at(-1)!.status, 'rejected');
+  assert.match(String((settled.at(-1) as PromiseRejectedResult).reason.message), /WRONGTYPE/);
+  assert.ok(settled.slice(0, -1).every((s) => s.status === 'fulfilled'), 'the others were saved');
+  for (const i of [0, 63, 64, 99]) {
+    assert.deepEqual((await store.clicks.read([client(`c${i}`)])).clicks, [{ destination: 'cake', clickId: `click-${i}`, capturedAt: 1000, via: 'client' }]);
+    assert.ok((await direct.pttl(`rl:v:{v${i}}`)) > 0, 'with a TTL');
+  }
 });
 
 test('redis postback log: in an outage, a write from a request fails within its deadline instead of queueing', { timeout: 10_000 }, async (t) => {

@@ -10,6 +10,10 @@ import {
 import type { RelayRedis } from './connection.js';
 import { withDeadline } from './deadline.js';
 import { keys } from './keys.js';
+import { createTurnBatch } from './turn-batch.js';
+
+/** At most this many visitor hashes are saved by one script call. */
+export const MAX_SAVES_PER_CALL = 64;
 
 /** A refusal is kept under its destination's name with this mark in front. */
 const REFUSED = '!';
@@ -22,11 +26,23 @@ export const keyOf = (ref: VisitorRef) => keys.visitor(ref.id);
  * landing as "!destination" = "atMs|reason". Click IDs may contain "|", so only the first one splits.
  */
 export function createRedisClickStore(redis: RelayRedis): ClickStore {
+  // The landings of one event-loop turn share a script call, as conversions do.
+  const batch = createTurnBatch({
+    max: MAX_SAVES_PER_CALL,
+    what: 'click store write',
+    send: (hashes, args) => redis.saveVisitorClicks(hashes.length, ...hashes, ...args),
+  });
   return {
     async save(refs, update, ttlMs) {
       const args = encodeUpdate(update);
-      const writes = Promise.all(refs.map((ref) => redis.saveVisitorClicks(keyOf(ref), Math.ceil(ttlMs), ...args)));
-      await withDeadline(writes, 'click store write');
+      const ttl = Math.ceil(ttlMs);
+      await Promise.all(refs.map((ref) => batch({
+        write(hashes, segment) {
+          hashes.push(keyOf(ref));
+          segment.push(ttl, ...args);
+        },
+        read: () => undefined,
+      })));
     },
     async read(refs) {
       const hashes = await withDeadline(Promise.all(refs.map((ref) => redis.hgetall(keyOf(ref)))), 'click store read');

@@ -41,9 +41,9 @@ export function createRedisConnections(url: string, log: Logger): RedisConnectio
     request: make('request', {
       enableOfflineQueue: false,
       enableAutoPipelining: true,
-      // The conversion script batches itself (last-touch.ts); auto-pipelined, it would also wait
-      // for the batch ahead of it to be answered, as ioredis keeps one auto-pipeline in flight.
-      autoPipeliningIgnoredCommands: ['acceptLastTouch'],
+      // These scripts batch themselves (turn-batch.ts); auto-pipelined, a batch would also wait
+      // for the one ahead of it to be answered, as ioredis keeps one auto-pipeline in flight.
+      autoPipeliningIgnoredCommands: ['acceptLastTouch', 'saveVisitorClicks'],
       maxRetriesPerRequest: 1,
       // No commandTimeout: every request-path call has its own deadline (withDeadline), and
       // ioredis's would add a timer to each command and leave the command object slow to use.

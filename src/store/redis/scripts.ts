@@ -10,33 +10,51 @@ import type { Redis } from 'ioredis';
  */
 const SCRIPTS = {
   /**
-   * KEYS: visitor hash. ARGV: ttlMs, number of field/value pairs, the pairs, then fields to delete.
-   * Values are "capturedAt|id". The same click ID seen again (a reload, a GA4 engagement hit that
-   * repeats the landing URL) keeps its first capture time: it is the same click, not a newer one.
+   * Saves of visitors' clicks, several to a call (turn-batch.ts): KEYS: the visitor hashes. ARGV,
+   * per hash: how many arguments follow for it, how many keys it has (1), ttlMs, the number of
+   * field/value pairs, the pairs, then fields to delete. Values are "capturedAt|id". The same click
+   * ID seen again (a reload, a GA4 engagement hit that repeats the landing URL) keeps its first
+   * capture time: it is the same click, not a newer one. Returns 1 per hash, or {"error", message}
+   * for a key that is not a hash.
    */
   saveVisitorClicks: {
-    numberOfKeys: 1,
+    numberOfKeys: undefined,
     lua: `
-      local ttl = tonumber(ARGV[1])
-      local pairs = tonumber(ARGV[2])
       local function idOf(value)
         local bar = string.find(value, '|', 1, true)
         return bar and string.sub(value, bar + 1) or value
       end
-      for i = 0, pairs - 1 do
-        local field, value = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
-        local known = redis.call('HGET', KEYS[1], field)
-        if not known or string.sub(field, 1, 1) == '!' or idOf(known) ~= idOf(value) then
-          redis.call('HSET', KEYS[1], field, value)
+
+      -- One hash: its arguments are ARGV[first .. last].
+      local function save(key, first, last)
+        local ttl = tonumber(ARGV[first])
+        local pairs = tonumber(ARGV[first + 1])
+        for i = 0, pairs - 1 do
+          local field, value = ARGV[first + 2 + 2 * i], ARGV[first + 3 + 2 * i]
+          local known = redis.pcall('HGET', key, field)
+          if type(known) == 'table' and known.err then return { 'error', known.err } end
+          if not known or string.sub(field, 1, 1) == '!' or idOf(known) ~= idOf(value) then
+            redis.call('HSET', key, field, value)
+          end
         end
+        for i = first + 2 + 2 * pairs, last do
+          local deleted = redis.pcall('HDEL', key, ARGV[i])
+          if type(deleted) == 'table' and deleted.err then return { 'error', deleted.err } end
+        end
+        if redis.call('PTTL', key) < ttl then
+          redis.call('PEXPIRE', key, ttl)
+        end
+        return 1
       end
-      for i = 3 + 2 * pairs, #ARGV do
-        redis.call('HDEL', KEYS[1], ARGV[i])
+
+      local replies, arg, key = {}, 1, 1
+      while arg <= #ARGV do
+        local last = arg + tonumber(ARGV[arg])
+        replies[#replies + 1] = save(KEYS[key], arg + 2, last)
+        key = key + tonumber(ARGV[arg + 1])
+        arg = last + 1
       end
-      if redis.call('PTTL', KEYS[1]) < ttl then
-        redis.call('PEXPIRE', KEYS[1], ttl)
-      end
-      return 1`,
+      return replies`,
   },
   /**
    * KEYS: dedup key, job hash, outbox stream. ARGV: jobId, dedupTtlMs, jobJson, nowMs.
@@ -332,7 +350,7 @@ const SCRIPTS = {
 export type ScriptArg = string | number;
 
 export interface RelayScripts {
-  saveVisitorClicks(key: string, ...args: ScriptArg[]): Promise<number>;
+  saveVisitorClicks(numberOfKeys: number, ...keysThenArgs: ScriptArg[]): Promise<unknown[]>;
   acceptConversion(dedup: string, job: string, outbox: string, ...args: ScriptArg[]): Promise<string | null>;
   acceptLastTouch(numberOfKeys: number, ...keysThenArgs: ScriptArg[]): Promise<unknown[]>;
   loadClaimedJobs(numberOfKeys: number, ...jobs: string[]): Promise<Array<string | number | null>>;
