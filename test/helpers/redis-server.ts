@@ -118,3 +118,15 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
     },
   };
 }
+
+/**
+ * Script calls a server ran since its last CONFIG RESETSTAT, from `INFO commandstats` (Redis 6.2+:
+ * failed_calls). An EVALSHA refused for an unknown script is re-sent as EVAL: counted once.
+ */
+export function scriptCallsIn(commandstats: string): number {
+  let calls = 0;
+  for (const [, count, failed] of commandstats.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+),.*?failed_calls=(\d+)/g)) {
+    calls += Number(count) - Number(failed);
+  }
+  return calls;
+}

@@ -17,7 +17,7 @@ import { keys } from '../../src/store/redis/keys.js';
 import { MAX_CONVERSIONS_PER_CALL } from '../../src/store/redis/last-touch.js';
 import type { ConversionJob, LastTouchAccepts, Store, VisitorRef } from '../../src/store/types.js';
 import { TraceRecorder } from '../../src/trace/trace.js';
-import { startRedis, type RedisServer } from '../helpers/redis-server.js';
+import { scriptCallsIn, startRedis, type RedisServer } from '../helpers/redis-server.js';
 
 /**
  * On Redis a conversion with a transaction ID is read, attributed and accepted by one script
@@ -213,15 +213,7 @@ test('run again for the same conversion, the step answers as it did the first ti
   assert.equal(await client.xlen(keys.outbox), 2, 'cake and meta, once each');
 });
 
-/** Script calls Redis ran since the last RESETSTAT (an EVALSHA refused for an unknown script is re-sent as EVAL). */
-async function scriptCalls(): Promise<number> {
-  const stats = await client.info('commandstats');
-  let calls = 0;
-  for (const [, , count, failed] of stats.matchAll(/cmdstat_(evalsha|eval):calls=(\d+),.*?failed_calls=(\d+)/g)) {
-    calls += Number(count) - Number(failed);
-  }
-  return calls;
-}
+const scriptCalls = async () => scriptCallsIn(await client.info('commandstats'));
 
 test('the conversions of one turn share a script call, each answered as it would be alone', async () => {
   const random = generator(4242);
