@@ -5,6 +5,7 @@ import { createLogger } from '../../src/log.js';
 import { createMemoryStore } from '../../src/store/memory/index.js';
 import { MAX_SAVES_PER_CALL } from '../../src/store/redis/clicks.js';
 import { createRedisStore } from '../../src/store/redis/index.js';
+import { MAX_WORKER_WRITES_PER_CALL } from '../../src/store/redis/worker-writes.js';
 import type { ConversionJob, Store, VisitorRef } from '../../src/store/types.js';
 import { Redis } from 'ioredis';
 import { scriptCallsIn, startRedis, type RedisServer } from '../helpers/redis-server.js';
@@ -156,7 +157,7 @@ for (const [name, makeStore] of stores) {
       const reclaimed = await store.outbox.reclaim('w2', 100, 10);
       assert.deepEqual(reclaimed.map((c) => [c.job.id, c.attempt]), [['orphan', 2]]);
       await store.outbox.complete(reclaimed[0]!, 'success');
-      assert.equal(await store.outbox.backlog(), 0);
+      assert.equal(await store.outbox.backlog(), 0, 'every entry is closed, the refused one too: its postback is not sent twice');
     });
 
     test('dead letters: kept with the last answer; a replay queues each once and never resets dedup', async (t) => {
@@ -307,6 +308,41 @@ test('redis clicks: the saves of one turn share a script call; a key that is not
     assert.deepEqual((await store.clicks.read([client(`c${i}`)])).clicks, [{ destination: 'cake', clickId: `click-${i}`, capturedAt: 1000, via: 'client' }]);
     assert.ok((await direct.pttl(`rl:v:{v${i}}`)) > 0, 'with a TTL');
   }
+});
+
+test('redis delivery writes: the settles and log entries of one turn share a script call; a refused key fails alone', async (t) => {
+  const store = await makeRedisStore();
+  t.after(() => store.close());
+  const direct = new Redis(redis.url);
+  t.after(() => direct.disconnect());
+  const count = 150;
+  for (let i = 0; i < count; i++) await store.outbox.accept(job(`w${i}`), `k-w${i}`, DAY);
+  await store.outbox.accept(job('w-refused'), 'k-w-refused', DAY);
+  const claimed = await store.outbox.claim('w1', count + 1, 50);
+  assert.equal(claimed.length, count + 1);
+  // The record replaced by a value that is not a hash: its settle is refused by Redis.
+  await direct.del('rl:{rl}:job:w-refused');
+  await direct.set('rl:{rl}:job:w-refused', 'not a hash');
+  await direct.config('RESETSTAT');
+
+  const entry = (c: (typeof claimed)[number]) => ({
+    at: new Date().toISOString(), destination: 'cake', event_name: 'purchase', transaction_id: c.job.event.transaction_id,
+    job_id: c.job.id, status: 'success', reason: 'HTTP 200',
+  } as const);
+  const settled = await Promise.allSettled(claimed.flatMap((c) => [store.outbox.complete(c, 'success'), store.deliveryLog.append(entry(c))]));
+  const calls = scriptCallsIn(await direct.info('commandstats'));
+  assert.equal(calls, Math.ceil((2 * (count + 1)) / MAX_WORKER_WRITES_PER_CALL), 'one settle and one entry per job, in as few calls as the cap allows');
+  const refusedAt = 2 * claimed.findIndex((c) => c.job.id === 'w-refused');
+  assert.equal(settled[refusedAt]!.status, 'rejected');
+  assert.match(String((settled[refusedAt] as PromiseRejectedResult).reason.message), /WRONGTYPE/);
+  assert.equal(settled.filter((s) => s.status === 'rejected').length, 1, 'the others were written');
+
+  for (const i of [0, 1, 127, count - 1]) {
+    assert.equal(await store.outbox.state(`w${i}`), 'settled');
+    assert.ok((await direct.pttl(`rl:{rl}:job:w${i}`)) > 0, 'kept for its retention');
+  }
+  assert.equal((await store.log.query({ status: 'success', limit: 1000 })).length, count + 1, 'every entry is in the log');
+  assert.equal(await store.outbox.backlog(), 0, 'every entry is closed, the refused one too: its postback is not sent twice');
 });
 
 test('redis postback log: in an outage, a write from a request fails within its deadline instead of queueing', { timeout: 10_000 }, async (t) => {

@@ -48,7 +48,7 @@ export function createRedisConnections(url: string, log: Logger): RedisConnectio
       // No commandTimeout: every request-path call has its own deadline (withDeadline), and
       // ioredis's would add a timer to each command and leave the command object slow to use.
     }),
-    worker: make('worker', { maxRetriesPerRequest: null, enableAutoPipelining: true }),
+    worker: make('worker', { maxRetriesPerRequest: null, enableAutoPipelining: true, autoPipeliningIgnoredCommands: ['workerWrites'] }),
     blocking: make('blocking', { maxRetriesPerRequest: null }),
   };
 }

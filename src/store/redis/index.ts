@@ -7,17 +7,19 @@ import { createRedisLastTouch } from './last-touch.js';
 import { withDeadline } from './deadline.js';
 import { createRedisPostbackLog } from './log.js';
 import { createRedisOutbox } from './outbox.js';
+import { createWorkerWrites } from './worker-writes.js';
 
 const CLOSE_WAIT_MS = 500;
 
 export function createRedisStore(url: string, options: { logMaxEntries: number; log: Logger }): Store {
   const connections = createRedisConnections(url, options.log);
+  const workerWrites = createWorkerWrites(connections.worker);
   return {
     kind: 'redis',
     clicks: createRedisClickStore(connections.request),
-    outbox: createRedisOutbox(connections, options.log),
-    log: createRedisPostbackLog(connections, options.logMaxEntries, 'request'),
-    deliveryLog: createRedisPostbackLog(connections, options.logMaxEntries, 'worker'),
+    outbox: createRedisOutbox(connections, workerWrites, options.log),
+    log: createRedisPostbackLog(connections.request, options.logMaxEntries),
+    deliveryLog: createRedisPostbackLog(connections.request, options.logMaxEntries, workerWrites),
     acceptLastTouch: createRedisLastTouch(connections.request),
     async ping() {
       try {

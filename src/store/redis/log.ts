@@ -1,26 +1,26 @@
 import { matchesFilter, type PostbackLog, type PostbackLogEntry } from '../types.js';
-import type { RedisConnections } from './connection.js';
+import type { RelayRedis } from './connection.js';
 import { withDeadline } from './deadline.js';
 import { keys } from './keys.js';
+import type { WorkerWrites } from './worker-writes.js';
 
 const PAGE = 500;
 
 /**
  * The postback log: a stream capped near `maxEntries`, read newest first. Requests write it on the
- * fail-fast request connection, with a deadline; the delivery worker (`writer: 'worker'`) on its own
- * connection, so each entry goes out in the pipeline that settles its job. Reads use the request
- * connection either way.
+ * fail-fast request connection, with a deadline; the delivery worker through its batched writes
+ * (`workerWrites`), so each entry shares the script call that settles its job. Reads use the
+ * request connection either way.
  */
 export function createRedisPostbackLog(
-  connections: Pick<RedisConnections, 'request' | 'worker'>,
+  request: RelayRedis,
   maxEntries: number,
-  writer: 'request' | 'worker',
+  workerWrites?: WorkerWrites,
 ): PostbackLog {
-  const { request, worker } = connections;
   return {
     async append(entry) {
       const json = JSON.stringify(entry);
-      if (writer === 'worker') await worker.xadd(keys.log, 'MAXLEN', '~', maxEntries, '*', 'e', json);
+      if (workerWrites) await workerWrites.appendLog(maxEntries, json);
       else await withDeadline(request.xadd(keys.log, 'MAXLEN', '~', maxEntries, '*', 'e', json), 'postback log write');
     },
     async query(filter) {

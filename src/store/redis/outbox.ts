@@ -3,6 +3,7 @@ import type { AcceptResult, ClaimedJob, ConversionJob, DeadLetter, JobState, Out
 import type { RedisConnections } from './connection.js';
 import { withDeadline } from './deadline.js';
 import { CONSUMER_GROUP, keys } from './keys.js';
+import type { WorkerWrites } from './worker-writes.js';
 
 /** A settled job stays readable this long, for the audit trail. */
 export const SETTLED_JOB_RETENTION_MS = 7 * 86_400_000;
@@ -28,7 +29,7 @@ export function acceptResultOf(jobId: string, holder: string | null): AcceptResu
  * The outbox on Redis Streams: a consumer group hands each job to one worker, a sorted set holds
  * jobs waiting for their next attempt, and a hash per job keeps its payload and state.
  */
-export function createRedisOutbox(connections: RedisConnections, log: Logger): Outbox {
+export function createRedisOutbox(connections: RedisConnections, writes: WorkerWrites, log: Logger): Outbox {
   const { request, worker, blocking } = connections;
   let groupReady = false;
 
@@ -60,7 +61,7 @@ export function createRedisOutbox(connections: RedisConnections, log: Logger): O
         // The job record is gone while its entry waited (deleted by hand, or evicted under an
         // allkeys-* policy; it has no TTL while queued): nothing to send.
         log.error({ job_id: jobId }, 'outbox.job_missing');
-        await worker.completeJob(keys.outbox, keys.job(jobId), receipt, CONSUMER_GROUP, 'missing', Date.now(), 1);
+        await writes.settle(jobId, receipt, 'missing', Date.now(), 1);
         continue;
       }
       const job = JSON.parse(payload) as ConversionJob;
@@ -105,10 +106,7 @@ export function createRedisOutbox(connections: RedisConnections, log: Logger): O
     },
 
     async complete(claimed, outcome) {
-      await worker.completeJob(
-        keys.outbox, keys.job(claimed.job.id), claimed.receipt, CONSUMER_GROUP, outcome, Date.now(),
-        SETTLED_JOB_RETENTION_MS,
-      );
+      await writes.settle(claimed.job.id, claimed.receipt, outcome, Date.now(), SETTLED_JOB_RETENTION_MS);
     },
 
     async retryAt(claimed, dueAt, outcome, countAttempt = true) {

@@ -262,17 +262,44 @@ const SCRIPTS = {
       end
       return out`,
   },
-  /** KEYS: outbox, job hash. ARGV: entryId, group, outcome, nowMs, retentionMs. */
-  completeJob: {
-    numberOfKeys: 2,
+  /**
+   * The delivery worker's settles and postback log entries, several to a call (turn-batch.ts):
+   * KEYS[1] the outbox, KEYS[2] the postback log, then per settle its job hash. ARGV, per segment:
+   * how many arguments follow for it, how many keys it has, then either
+   * "settle", entryId, group, outcome, nowMs, retentionMs (one key: the job hash): the entry is
+   * acknowledged and deleted, and the record, if it still exists, settled and kept retentionMs; or
+   * "log", maxEntries, entryJson (no key): the entry appended to the capped log stream.
+   * Returns 1 per segment, or {"error", message} for one that Redis refused (a key of the wrong type).
+   */
+  workerWrites: {
+    numberOfKeys: undefined,
     lua: `
-      redis.call('XACK', KEYS[1], ARGV[2], ARGV[1])
-      redis.call('XDEL', KEYS[1], ARGV[1])
-      if redis.call('EXISTS', KEYS[2]) == 1 then
-        redis.call('HSET', KEYS[2], 'state', 'settled', 'outcome', ARGV[3], 'settledAt', ARGV[4])
-        redis.call('PEXPIRE', KEYS[2], ARGV[5])
+      local outbox, log = KEYS[1], KEYS[2]
+
+      local function settle(job, at)
+        redis.call('XACK', outbox, ARGV[at + 1], ARGV[at])
+        redis.call('XDEL', outbox, ARGV[at])
+        if redis.call('EXISTS', job) == 1 then
+          redis.call('HSET', job, 'state', 'settled', 'outcome', ARGV[at + 2], 'settledAt', ARGV[at + 3])
+          redis.call('PEXPIRE', job, ARGV[at + 4])
+        end
       end
-      return 1`,
+
+      local function append(at)
+        redis.call('XADD', log, 'MAXLEN', '~', ARGV[at], '*', 'e', ARGV[at + 1])
+      end
+
+      local replies, arg, key = {}, 1, 3
+      while arg <= #ARGV do
+        local ok, err
+        if ARGV[arg + 2] == 'settle' then ok, err = pcall(settle, KEYS[key], arg + 3)
+        else ok, err = pcall(append, arg + 3) end
+        if ok then replies[#replies + 1] = 1
+        else replies[#replies + 1] = { 'error', type(err) == 'table' and err.err or tostring(err) } end
+        key = key + tonumber(ARGV[arg + 1])
+        arg = arg + tonumber(ARGV[arg]) + 1
+      end
+      return replies`,
   },
   /** KEYS: outbox, retry zset, job hash. ARGV: entryId, group, jobId, dueAtMs, outcome, attemptAdjust. */
   retryJob: {
@@ -354,7 +381,7 @@ export interface RelayScripts {
   acceptConversion(dedup: string, job: string, outbox: string, ...args: ScriptArg[]): Promise<string | null>;
   acceptLastTouch(numberOfKeys: number, ...keysThenArgs: ScriptArg[]): Promise<unknown[]>;
   loadClaimedJobs(numberOfKeys: number, ...jobs: string[]): Promise<Array<string | number | null>>;
-  completeJob(outbox: string, job: string, ...args: ScriptArg[]): Promise<number>;
+  workerWrites(numberOfKeys: number, ...keysThenArgs: ScriptArg[]): Promise<unknown[]>;
   retryJob(outbox: string, retry: string, job: string, ...args: ScriptArg[]): Promise<number>;
   deadLetterJob(outbox: string, dead: string, job: string, ...args: ScriptArg[]): Promise<number>;
   replayJob(job: string, outbox: string, dead: string, ...args: ScriptArg[]): Promise<number>;

@@ -17,6 +17,11 @@ export interface TurnBatchOptions {
   sharedKeys?: readonly string[];
   /** Names the call in a deadline's or a failure's message. */
   what: string;
+  /**
+   * Give up on a call after this long (withDeadline); the request path's default. `false` for the
+   * delivery worker, whose connection waits out a reconnect rather than drop its writes.
+   */
+  deadlineMs?: number | false;
   send(keys: string[], args: ScriptArg[]): Promise<unknown>;
 }
 
@@ -42,7 +47,7 @@ export function createTurnBatch(options: TurnBatchOptions) {
     keys = [...shared];
     args = [];
     waiting = [];
-    withDeadline(call, options.what).then(
+    (options.deadlineMs === false ? call : withDeadline(call, options.what, options.deadlineMs)).then(
       (replies) => {
         batch.forEach((segment, i) => {
           const reply = Array.isArray(replies) ? replies[i] : undefined;
