@@ -7,6 +7,7 @@ import { createSender, TransportError } from '../../src/delivery/send.js';
 /** A network with one path per behaviour the sender must survive. */
 let server: Server;
 let base: string;
+let counted = 0;
 before(async () => {
   server = createServer((req, res) => {
     if (req.url === '/ok') {
@@ -19,6 +20,9 @@ before(async () => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('partial');
       // and never ends
+    } else if (req.url === '/count') {
+      counted += 1;
+      res.end('counted');
     } else if (req.url === '/echo') {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
@@ -79,4 +83,18 @@ test('a refused connection is retryable; a request that cannot be made is not', 
   assert.ok(invalid instanceof TransportError);
   assert.equal(invalid.retryable, false);
   assert.match(invalid.message, /^the request could not be made/);
+});
+
+test('a postback whose deadline passes while it waits for a connection is never sent', async (t) => {
+  const sender = createSender({ connectionsPerOrigin: 1 });
+  t.after(() => sender.destroy());
+  counted = 0;
+  const hanging = sender.send(get('/hang'), 400).catch((e: unknown) => e);
+  const queued = await sender.send(get('/count'), 100).then(() => undefined, (e: unknown) => e);
+  assert.ok(queued instanceof TransportError);
+  assert.equal(queued.message, 'no answer within 100 ms');
+  await hanging;
+  // The one connection is free again: the queued postback would go out now if it were still live.
+  await sender.send(get('/ok'), 2_000);
+  assert.equal(counted, 0, 'reported as failed, so it must not reach the network late (its retry would be a duplicate)');
 });
