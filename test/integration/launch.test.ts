@@ -45,8 +45,8 @@ async function startOnce(nodeArgs: string[]): Promise<{ stderr: string; health: 
   }
 }
 
-test('the build leaves the bundle, its code cache and the entry that loads them', () => {
-  for (const file of ['server.mjs', 'relay.cjs', 'relay.cjs.codecache', 'relay.cjs.map']) {
+test('the build leaves the bundle, its code cache, the entry that loads them and the bundles loaded later', () => {
+  for (const file of ['server.mjs', 'relay.cjs', 'relay.cjs.codecache', 'relay.cjs.map', 'later/undici.cjs', 'later/express.cjs', 'later/helmet.cjs']) {
     assert.ok(existsSync(join(DIST, file)), `dist/${file} is missing: run npm run build`);
   }
 });
