@@ -42,20 +42,30 @@ export function createSender(options: { connectionsPerOrigin?: number } = {}): S
   // (RELAY_MODE=web) never needs it, and one that delivers starts without waiting for it.
   let pool: Promise<Agent> | undefined;
   const connect = () =>
-    (pool ??= import('undici').then(({ Agent }) => new Agent({
-      connections: options.connectionsPerOrigin ?? 64,
-      keepAliveTimeout: 10_000,
-      connect: { timeout: 5_000 },
-    })));
+    (pool ??= import('undici').then(
+      ({ Agent }) => new Agent({
+        connections: options.connectionsPerOrigin ?? 64,
+        keepAliveTimeout: 10_000,
+        connect: { timeout: 5_000 },
+      }),
+      (err: Error) => {
+        // Tried again with the next postback, not cached: the job stays claimed meanwhile.
+        pool = undefined;
+        throw err;
+      },
+    ));
   return {
     async send(req, timeoutMs) {
       const started = performance.now();
       const agent = await connect();
-      let url: URL;
+      let url: URL | undefined;
       try {
         url = new URL(req.url);
       } catch {
-        throw new TransportError(`the request could not be made: invalid URL ${req.url}`, performance.now() - started, false);
+        // reported below
+      }
+      if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+        throw new TransportError(`the request could not be made: not an http(s) URL: ${req.url}`, performance.now() - started, false);
       }
       return new Promise<Answer>((resolve, reject) => {
         const reader = new AnswerReader(started, timeoutMs, resolve, reject);
@@ -107,8 +117,10 @@ class AnswerReader implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    // Its deadline passed while it waited for a connection: it is not sent at all.
-    if (this.settled) controller.abort(new Error('past its deadline'));
+    // Its deadline passed while it waited for a connection: it is not sent at all. Thrown rather
+    // than aborted: undici 7 fails a request whose start throws before writing it and keeps the
+    // connection, where an abort would close a healthy keep-alive connection too.
+    if (this.settled) throw new Error('past its deadline');
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {

@@ -45,7 +45,10 @@ export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker
   let lastPromote = 0;
   let lastErrorReport = 0;
 
-  /** One delivery whose failure (the store gone mid-settle) is logged: the job stays claimed and is reclaimed. */
+  /**
+   * One delivery whose failure is logged. With the store gone mid-settle the job stays claimed and
+   * is reclaimed; a settle Redis refused (a record of another type) has closed its entry already.
+   */
   function deliverOne(claimed: ClaimedJob): Promise<void> {
     return deliverJob(claimed, deps).catch((err: Error) =>
       deps.logger.error({ job_id: claimed.job.id, err: err.message }, 'delivery.failed'),

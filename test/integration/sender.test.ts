@@ -8,6 +8,7 @@ import { createSender, TransportError } from '../../src/delivery/send.js';
 let server: Server;
 let base: string;
 let counted = 0;
+let connections = 0;
 before(async () => {
   server = createServer((req, res) => {
     if (req.url === '/ok') {
@@ -30,6 +31,7 @@ before(async () => {
     }
     // /hang: no answer at all
   });
+  server.on('connection', () => (connections += 1));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -79,6 +81,12 @@ test('a refused connection is retryable; a request that cannot be made is not', 
   assert.ok(refused instanceof TransportError);
   assert.equal(refused.retryable, true);
   assert.match(refused.message, /^network error: ECONNREFUSED/);
+  for (const url of ['not a url', 'mailto:ops@shop.example', 'ftp://files.shop.example/pb']) {
+    const refusedUrl = await sender.send({ method: 'GET', url, headers: {} }, 1_000).then(() => undefined, (e: unknown) => e);
+    assert.ok(refusedUrl instanceof TransportError, url);
+    assert.equal(refusedUrl.retryable, false, url);
+    assert.match(refusedUrl.message, /^the request could not be made: not an http\(s\) URL/);
+  }
   const invalid = await sender.send({ method: 'GET', url: `${base}/ok`, headers: { 'bad header': 'x' } }, 1_000).then(() => undefined, (e: unknown) => e);
   assert.ok(invalid instanceof TransportError);
   assert.equal(invalid.retryable, false);
@@ -89,6 +97,7 @@ test('a postback whose deadline passes while it waits for a connection is never 
   const sender = createSender({ connectionsPerOrigin: 1 });
   t.after(() => sender.destroy());
   counted = 0;
+  connections = 0;
   const hanging = sender.send(get('/hang'), 400).catch((e: unknown) => e);
   const queued = await sender.send(get('/count'), 100).then(() => undefined, (e: unknown) => e);
   assert.ok(queued instanceof TransportError);
@@ -97,4 +106,5 @@ test('a postback whose deadline passes while it waits for a connection is never 
   // The one connection is free again: the queued postback would go out now if it were still live.
   await sender.send(get('/ok'), 2_000);
   assert.equal(counted, 0, 'reported as failed, so it must not reach the network late (its retry would be a duplicate)');
+  assert.equal(connections, 2, 'the hanging request\'s connection, then one for the rest: dropping the expired one closed none');
 });
