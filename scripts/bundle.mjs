@@ -33,6 +33,7 @@ for (const name of LATER) {
     format: 'cjs',
     target: 'node20',
     minify: true,
+    sourcemap: true,
     logLevel: 'warning',
   });
 }
