@@ -274,3 +274,25 @@ test('a conversion whose key Redis refuses fails alone; the others of its call a
   const jobs = (await client.xrange(keys.outbox, '-', '+')).length;
   assert.equal(jobs, 4, 'cake and meta for each of the two orders that were read');
 });
+
+test('a conversion whose script part raises an error fails alone, whatever raised it', async () => {
+  await client.flushdb();
+  await client.hset(keys.visitor('v-repeat'), 'cake', `${NOW - HOUR}|CAKE-CLICK-10`);
+  const groups = (order: string) => prepareGroups(destinations, { event_name: 'purchase', transaction_id: order, params: {} });
+  const repeated = groups('O-REPEAT');
+  await store.acceptLastTouch!([{ kind: 'visitor', id: 'v-repeat' }], repeated, NOW, DAY);
+  // The first run's job records, damaged: a run again for the same conversion reads them back.
+  for (const job of repeated.flatMap((group) => group.jobs)) {
+    if (await client.exists(keys.job(job.jobId))) await client.hset(keys.job(job.jobId), 'job', 'not JSON');
+  }
+  await client.config('RESETSTAT');
+  const [again, fresh] = await Promise.allSettled([
+    store.acceptLastTouch!([{ kind: 'visitor', id: 'v-repeat' }], repeated, NOW, DAY),
+    store.acceptLastTouch!([{ kind: 'visitor', id: 'v-repeat' }], groups('O-FRESH'), NOW, DAY),
+  ]);
+  assert.equal(await scriptCalls(), 1, 'the two shared one call');
+  assert.equal(again.status, 'rejected');
+  assert.ok((again as PromiseRejectedResult).reason instanceof StoreUnavailableError);
+  assert.equal(fresh.status, 'fulfilled', 'the other conversion of the call is accepted');
+  assert.equal((fresh as PromiseFulfilledResult<LastTouchAccepts>).value.results.get('cake')?.accepted, true);
+});

@@ -8,6 +8,29 @@ import type { Redis } from 'ioredis';
  * policy for keys with a TTL (Memorystore's default, volatile-lru) can take a job that is still to
  * be sent; settling gives it the settled retention, dying the dead-letter retention.
  */
+/**
+ * The loop of the scripts that take segments (turn-batch.ts). Per segment, ARGV holds the count of
+ * its arguments, the count of its keys, then its own arguments; eachSegment(firstKey, run) calls
+ * run(key, first, last) with the index of the segment's first key and of its first and last own
+ * arguments, and answers run's result per segment, or {"error", message} where run raised one: a
+ * key of another type, a malformed stored value. That segment fails alone; what it wrote before
+ * the error stays, as Redis does not roll a script back.
+ */
+const EACH_SEGMENT = `
+      local function eachSegment(firstKey, run)
+        local replies, arg, key = {}, 1, firstKey
+        while arg <= #ARGV do
+          local last = arg + tonumber(ARGV[arg])
+          local ok, result = pcall(run, key, arg + 2, last)
+          if ok then replies[#replies + 1] = result
+          else replies[#replies + 1] = { 'error', type(result) == 'table' and result.err or tostring(result) } end
+          key = key + tonumber(ARGV[arg + 1])
+          arg = last + 1
+        end
+        return replies
+      end
+`;
+
 const SCRIPTS = {
   /**
    * Saves of visitors' clicks, several to a call (turn-batch.ts): KEYS: the visitor hashes. ARGV,
@@ -15,31 +38,30 @@ const SCRIPTS = {
    * field/value pairs, the pairs, then fields to delete. Values are "capturedAt|id". The same click
    * ID seen again (a reload, a GA4 engagement hit that repeats the landing URL) keeps its first
    * capture time: it is the same click, not a newer one. Returns 1 per hash, or {"error", message}
-   * for a key that is not a hash.
+   * for a key that is not a hash (eachSegment).
    */
   saveVisitorClicks: {
     numberOfKeys: undefined,
-    lua: `
+    lua: `${EACH_SEGMENT}
       local function idOf(value)
         local bar = string.find(value, '|', 1, true)
         return bar and string.sub(value, bar + 1) or value
       end
 
-      -- One hash: its arguments are ARGV[first .. last].
+      -- One hash, KEYS[key]: its arguments are ARGV[first .. last].
       local function save(key, first, last)
+        key = KEYS[key]
         local ttl = tonumber(ARGV[first])
         local pairs = tonumber(ARGV[first + 1])
         for i = 0, pairs - 1 do
           local field, value = ARGV[first + 2 + 2 * i], ARGV[first + 3 + 2 * i]
-          local known = redis.pcall('HGET', key, field)
-          if type(known) == 'table' and known.err then return { 'error', known.err } end
+          local known = redis.call('HGET', key, field)
           if not known or string.sub(field, 1, 1) == '!' or idOf(known) ~= idOf(value) then
             redis.call('HSET', key, field, value)
           end
         end
         for i = first + 2 + 2 * pairs, last do
-          local deleted = redis.pcall('HDEL', key, ARGV[i])
-          if type(deleted) == 'table' and deleted.err then return { 'error', deleted.err } end
+          redis.call('HDEL', key, ARGV[i])
         end
         if redis.call('PTTL', key) < ttl then
           redis.call('PEXPIRE', key, ttl)
@@ -47,14 +69,7 @@ const SCRIPTS = {
         return 1
       end
 
-      local replies, arg, key = {}, 1, 1
-      while arg <= #ARGV do
-        local last = arg + tonumber(ARGV[arg])
-        replies[#replies + 1] = save(KEYS[key], arg + 2, last)
-        key = key + tonumber(ARGV[arg + 1])
-        arg = last + 1
-      end
-      return replies`,
+      return eachSegment(1, save)`,
   },
   /**
    * KEYS: dedup key, job hash, outbox stream. ARGV: jobId, dedupTtlMs, jobJson, nowMs.
@@ -86,15 +101,15 @@ const SCRIPTS = {
    * Returns per conversion: each ref's HGETALL; then per job: false when not attributed, 1 when
    * accepted, or "firstJobId|acceptedAt" of the conversion that holds its dedup key; then per
    * group its winner: "repeated" (0|1), then "|kind|capturedAt|destination|clickId" when it had a
-   * click. A conversion whose keys Redis refuses to read (a key of the wrong type) answers
-   * {"error", message} alone, and the others go on.
+   * click. A conversion that raises an error (a key of the wrong type, a stored job that is not
+   * JSON) answers {"error", message} alone, and the others go on (eachSegment).
    * Run again for the same conversions (ioredis re-sends a command whose reply was lost), a group
    * whose job holds its dedup key answers as the first run did, with the click that run chose,
    * whatever was stored in between.
    */
   acceptLastTouch: {
     numberOfKeys: undefined,
-    lua: `
+    lua: `${EACH_SEGMENT}
       local outbox = KEYS[1]
 
       local function clickOf(value)
@@ -152,22 +167,20 @@ const SCRIPTS = {
         redis.call('XADD', outbox, '*', 'job', job.id)
       end
 
-      -- One conversion: its arguments are ARGV[arg + 1 .. last], its keys start at KEYS[key].
-      local function accept(arg, last, key)
-        local refCount = tonumber(ARGV[arg + 2])
-        local kinds = arg + 2
-        local now = ARGV[arg + refCount + 3]
-        local nowMs, ttl = tonumber(now), ARGV[arg + refCount + 4]
+      -- One conversion: its arguments are ARGV[first .. last], its keys start at KEYS[key].
+      local function accept(key, first, last)
+        local refCount = tonumber(ARGV[first])
+        local kinds = first
+        local now = ARGV[first + refCount + 1]
+        local nowMs, ttl = tonumber(now), ARGV[first + refCount + 2]
         local hashes = {}
         for r = 1, refCount do
-          local hash = redis.pcall('HGETALL', KEYS[key])
-          if hash.err then return { 'error', hash.err } end
-          hashes[r] = hash
+          hashes[r] = redis.call('HGETALL', KEYS[key])
           key = key + 1
         end
 
         local verdicts, winners = {}, {}
-        arg = arg + refCount + 5
+        local arg = first + refCount + 3
         while arg <= last do
           local click = newestClick(hashes, kinds, arg + 1, tonumber(ARGV[arg]))
           arg = arg + tonumber(ARGV[arg]) + 1
@@ -191,8 +204,7 @@ const SCRIPTS = {
           end
           if not claimed then
             for _, job in ipairs(jobs) do
-              local holder = redis.pcall('GET', job.dedup)
-              if type(holder) == 'table' and holder.err then return { 'error', holder.err } end
+              local holder = redis.call('GET', job.dedup)
               job.holder = holder
               if holder and string.sub(holder, 1, #job.id + 1) == job.id .. '|' then earlier = job end
             end
@@ -236,15 +248,7 @@ const SCRIPTS = {
         return hashes
       end
 
-      local replies = {}
-      local arg, key = 1, 2
-      while arg <= #ARGV do
-        local last = arg + tonumber(ARGV[arg])
-        replies[#replies + 1] = accept(arg, last, key)
-        key = key + tonumber(ARGV[arg + 1])
-        arg = last + 1
-      end
-      return replies`,
+      return eachSegment(2, accept)`,
   },
   /**
    * KEYS: the job hashes of one claimed batch. Counts an attempt on each job that still exists and
@@ -269,11 +273,11 @@ const SCRIPTS = {
    * "settle", entryId, group, outcome, nowMs, retentionMs (one key: the job hash): the entry is
    * acknowledged and deleted, and the record, if it still exists, settled and kept retentionMs; or
    * "log", maxEntries, entryJson (no key): the entry appended to the capped log stream.
-   * Returns 1 per segment, or {"error", message} for one that Redis refused (a key of the wrong type).
+   * Returns 1 per segment, or {"error", message} for one that Redis refused (eachSegment).
    */
   workerWrites: {
     numberOfKeys: undefined,
-    lua: `
+    lua: `${EACH_SEGMENT}
       local outbox, log = KEYS[1], KEYS[2]
 
       local function settle(job, at)
@@ -289,17 +293,10 @@ const SCRIPTS = {
         redis.call('XADD', log, 'MAXLEN', '~', ARGV[at], '*', 'e', ARGV[at + 1])
       end
 
-      local replies, arg, key = {}, 1, 3
-      while arg <= #ARGV do
-        local ok, err
-        if ARGV[arg + 2] == 'settle' then ok, err = pcall(settle, KEYS[key], arg + 3)
-        else ok, err = pcall(append, arg + 3) end
-        if ok then replies[#replies + 1] = 1
-        else replies[#replies + 1] = { 'error', type(err) == 'table' and err.err or tostring(err) } end
-        key = key + tonumber(ARGV[arg + 1])
-        arg = arg + tonumber(ARGV[arg]) + 1
-      end
-      return replies`,
+      return eachSegment(3, function(key, first)
+        if ARGV[first] == 'settle' then settle(KEYS[key], first + 1) else append(first + 1) end
+        return 1
+      end)`,
   },
   /** KEYS: outbox, retry zset, job hash. ARGV: entryId, group, jobId, dueAtMs, outcome, attemptAdjust. */
   retryJob: {
