@@ -54,19 +54,24 @@ export function createRedisOutbox(connections: RedisConnections, writes: WorkerW
     if (batch.length === 0) return [];
     const loaded = await worker.loadClaimedJobs(batch.length, ...batch.map(({ jobId }) => keys.job(jobId)));
     const claimed: ClaimedJob[] = [];
-    for (let i = 0; i < batch.length; i++) {
-      const { receipt, jobId } = batch[i]!;
-      const payload = loaded[3 * i] as string | null;
-      if (!payload) {
-        // The job record is gone while its entry waited (deleted by hand, or evicted under an
-        // allkeys-* policy; it has no TTL while queued): nothing to send.
-        log.error({ job_id: jobId }, 'outbox.job_missing');
-        await writes.settle(jobId, receipt, 'missing', Date.now(), 1);
-        continue;
+    const closed: Array<Promise<void>> = [];
+    try {
+      for (let i = 0; i < batch.length; i++) {
+        const { receipt, jobId } = batch[i]!;
+        const payload = loaded[3 * i] as string | null;
+        if (!payload) {
+          // The job record is gone while its entry waited (deleted by hand, or evicted under an
+          // allkeys-* policy; it has no TTL while queued): nothing to send. Closed in one call.
+          log.error({ job_id: jobId }, 'outbox.job_missing');
+          closed.push(writes.settle(jobId, receipt, 'missing', Date.now(), 1));
+          continue;
+        }
+        const job = JSON.parse(payload) as ConversionJob;
+        const since = loaded[3 * i + 1] as string | null;
+        claimed.push({ job, attempt: Number(loaded[3 * i + 2]), since: since ? Number(since) : job.acceptedAt, receipt });
       }
-      const job = JSON.parse(payload) as ConversionJob;
-      const since = loaded[3 * i + 1] as string | null;
-      claimed.push({ job, attempt: Number(loaded[3 * i + 2]), since: since ? Number(since) : job.acceptedAt, receipt });
+    } finally {
+      await Promise.all(closed);
     }
     return claimed;
   }
