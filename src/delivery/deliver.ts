@@ -103,7 +103,7 @@ export async function deliverJob(claimed: ClaimedJob, deps: DeliveryDeps): Promi
   } finally {
     release?.();
   }
-  gate?.record(verdict.outcome !== 'retry');
+  gate?.record(verdict.outcome !== 'retry', retryAfterOf(answer, deps.now()));
   deps.metrics.postbackDuration(destination.id).observe(durationMs / 1000);
   const hide = (text: string) => redactText(destination.secrets, text);
   entry.reason = hide(verdict.reason);
@@ -125,7 +125,7 @@ async function retryOrGiveUp(
   answer: Answer | undefined,
 ): Promise<void> {
   const now = deps.now();
-  const retryAfter = parseRetryAfter(headerValue(answer?.headers['retry-after']), now);
+  const retryAfter = retryAfterOf(answer, now);
   const delay = retryDelayMs(claimed.attempt, destination.retry.delaysMs, retryAfter);
   const age = now - claimed.since;
   if (delay === undefined || age + delay > destination.retry.maxAgeMs) {
@@ -167,6 +167,8 @@ async function record(deps: DeliveryDeps, entry: PostbackLogEntry): Promise<void
   }
 }
 
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+/** The wait a network's Retry-After header asks for, in ms, if it sent one. */
+function retryAfterOf(answer: Answer | undefined, now: number): number | undefined {
+  const value = answer?.headers['retry-after'];
+  return parseRetryAfter(Array.isArray(value) ? value[0] : value, now);
 }

@@ -56,8 +56,13 @@ export class DestinationGate {
     };
   }
 
-  /** `answered`: the network gave a verdict (any non-retryable answer), so it is up. */
-  record(answered: boolean): void {
+  /**
+   * `answered`: the network gave a verdict (any non-retryable answer), so it is up. `retryAfterMs`:
+   * a failed answer said when to come back (429 or 503 with Retry-After). A failed probe doubles
+   * the cool-down, except where the network named its wait: it is answering, and its word (or the
+   * configured cool-down, if longer) sets when the next probe goes.
+   */
+  record(answered: boolean, retryAfterMs?: number): void {
     const wasProbe = this.probing;
     this.probing = false;
     if (answered) {
@@ -67,7 +72,9 @@ export class DestinationGate {
       return;
     }
     this.failures += 1;
-    if (wasProbe) {
+    if (wasProbe && retryAfterMs !== undefined) {
+      this.openUntil = this.options.now() + Math.min(Math.max(retryAfterMs, this.options.coolDownMs), MAX_COOL_DOWN_MS);
+    } else if (wasProbe) {
       this.coolDown = Math.min(this.coolDown * 2, MAX_COOL_DOWN_MS);
       this.openUntil = this.options.now() + this.coolDown;
     } else if (this.failures >= this.options.failureThreshold && this.openUntil === 0) {
