@@ -1,20 +1,10 @@
 import { BadRequestError } from '../errors.js';
-import type { RelayEvent } from '../events/event.js';
-import { normalizeEvent } from './normalize.js';
+import type { ParamValue, RelayEvent } from '../events/event.js';
+import { eventOf, type EventFields } from './normalize.js';
 import { forEachParam } from './query.js';
 
 /** gtag batches a handful of events per request; far more than this is not a browser tag. */
 const MAX_EVENTS = 50;
-
-/** GA4 web-protocol names (as gtag sends them) → the event's field names. */
-const RENAMES: Record<string, string> = {
-  en: 'event_name',
-  dl: 'page_location',
-  dr: 'page_referrer',
-  cid: 'client_id',
-  uid: 'user_id',
-  cu: 'currency',
-};
 
 /**
  * A GA4 `/g/collect` hit: shared parameters in the query string, and optionally one query string
@@ -29,31 +19,81 @@ export function parseGa4Hit(query: string, body: string): RelayEvent[] {
   return lines.map((line, i) => ga4Event(query, line, `/g/collect event ${i + 1}`));
 }
 
+/**
+ * One GA4 event's fields as they are read, in slots of their own (EventFields) and the other
+ * parameters apart: a hit is parsed per request, and a record keyed by every parameter name cost
+ * more than the rest of the parse.
+ */
+class Ga4Fields implements EventFields {
+  event_name: unknown = undefined;
+  page_location: unknown = undefined;
+  page_referrer: unknown = undefined;
+  client_id: unknown = undefined;
+  user_id: unknown = undefined;
+  transaction_id: unknown = undefined;
+  click_id: unknown = undefined;
+  value: unknown = undefined;
+  currency: unknown = undefined;
+  consent: unknown = undefined;
+  gcs: unknown = undefined;
+  gcd: unknown = undefined;
+  ad_storage: unknown = undefined;
+  analytics_storage: unknown = undefined;
+  params: Record<string, ParamValue> = {};
+
+  /** Sets a field by its event name, or else the parameter of that name. */
+  set(name: string, value: string | number): void {
+    switch (name) {
+      case 'event_name': this.event_name = value; break;
+      case 'page_location': this.page_location = value; break;
+      case 'page_referrer': this.page_referrer = value; break;
+      case 'client_id': this.client_id = value; break;
+      case 'user_id': this.user_id = value; break;
+      case 'transaction_id': this.transaction_id = value; break;
+      case 'click_id': this.click_id = value; break;
+      case 'value': this.value = value; break;
+      case 'currency': this.currency = value; break;
+      case 'consent': this.consent = value; break;
+      case 'gcs': this.gcs = value; break;
+      case 'gcd': this.gcd = value; break;
+      case 'ad_storage': this.ad_storage = value; break;
+      case 'analytics_storage': this.analytics_storage = value; break;
+      default: this.params[name] = value;
+    }
+  }
+}
+
 /** One event: the shared parameters, then the event's own line, which overrides them. */
 function ga4Event(shared: string, own: string | undefined, where: string): RelayEvent {
-  const fields: Record<string, unknown> = {};
+  const fields = new Ga4Fields();
   const assign = (key: string, value: string) => assignGa4Param(fields, key, value, where);
   forEachParam(shared, assign);
   if (own !== undefined) forEachParam(own, assign);
   if (fields.event_name === undefined) {
     throw new BadRequestError('RELAY_EVENT_INVALID', `${where}: the GA4 event name "en" is missing`);
   }
-  return normalizeEvent(fields, where);
+  return eventOf(fields, fields.params, where);
 }
 
-function assignGa4Param(fields: Record<string, unknown>, key: string, value: string, where: string): void {
-  const renamed = RENAMES[key];
-  if (renamed) {
-    fields[renamed] = value;
-  } else if (key.startsWith('ep.')) {
-    fields[key.slice(3)] = value;
+/** A GA4 web-protocol parameter (as gtag sends it) under the event's field names. */
+function assignGa4Param(fields: Ga4Fields, key: string, value: string, where: string): void {
+  switch (key) {
+    case 'en': fields.event_name = value; return;
+    case 'dl': fields.page_location = value; return;
+    case 'dr': fields.page_referrer = value; return;
+    case 'cid': fields.client_id = value; return;
+    case 'uid': fields.user_id = value; return;
+    case 'cu': fields.currency = value; return;
+  }
+  if (key.startsWith('ep.')) {
+    fields.set(key.slice(3), value);
   } else if (key.startsWith('epn.')) {
     const n = Number(value);
     if (value.trim() === '' || !Number.isFinite(n)) {
       throw new BadRequestError('RELAY_EVENT_INVALID', `${where}: "${key}" must be a number`);
     }
-    fields[key.slice(4)] = n;
+    fields.set(key.slice(4), n);
   } else {
-    fields[key] = value;
+    fields.set(key, value);
   }
 }

@@ -17,15 +17,48 @@ const KNOWN = new Set<string>([
 ]);
 
 /**
+ * The fields an event is read from, under the event's own names; a client that parses its own
+ * format fills one of these directly, without a record of every parameter first.
+ */
+export interface EventFields {
+  event_name?: unknown;
+  page_location?: unknown;
+  page_referrer?: unknown;
+  client_id?: unknown;
+  user_id?: unknown;
+  transaction_id?: unknown;
+  click_id?: unknown;
+  value?: unknown;
+  currency?: unknown;
+  consent?: unknown;
+  gcs?: unknown;
+  gcd?: unknown;
+  ad_storage?: unknown;
+  analytics_storage?: unknown;
+}
+
+/**
  * Turns a flat record of named fields (a JSON object, or query parameters after a client's own
  * renaming) into the event, rejecting mistyped fields with a message that names them.
  */
 export function normalizeEvent(fields: Record<string, unknown>, where: string): RelayEvent {
+  const event = eventOf(fields, {}, where);
+  for (const key in fields) {
+    const raw = fields[key];
+    if (KNOWN.has(key) || raw === undefined) continue;
+    if (depthOf(raw) > MAX_PARAM_DEPTH) throw mistyped(where, key, `nested at most ${MAX_PARAM_DEPTH} levels deep`);
+    event.params[key] = raw as ParamValue;
+  }
+  return event;
+}
+
+/** The event from its fields and its other parameters (taken as they are), validating the fields. */
+export function eventOf(fields: EventFields, params: Record<string, ParamValue>, where: string): RelayEvent {
   const eventName = fields.event_name ?? 'page_view';
   if (typeof eventName !== 'string' || eventName.length > MAX_NAME_LENGTH || !EVENT_NAME.test(eventName)) {
     throw mistyped(where, 'event_name', `a name of letters, digits and _ (at most ${MAX_NAME_LENGTH})`);
   }
-  const event: RelayEvent = { event_name: eventName, params: {} };
+  const event: RelayEvent = { event_name: eventName, params };
   for (const field of URL_FIELDS) {
     const v = optionalString(fields[field], where, field, MAX_URL_LENGTH);
     if (v !== undefined) event[field] = v;
@@ -40,12 +73,6 @@ export function normalizeEvent(fields: Record<string, unknown>, where: string): 
   if (currency !== undefined && currency !== '') event.currency = currency.toUpperCase();
   const consent = readConsent(fields, where);
   if (consent) event.consent = consent;
-  for (const key in fields) {
-    const raw = fields[key];
-    if (KNOWN.has(key) || raw === undefined) continue;
-    if (depthOf(raw) > MAX_PARAM_DEPTH) throw mistyped(where, key, `nested at most ${MAX_PARAM_DEPTH} levels deep`);
-    event.params[key] = raw as ParamValue;
-  }
   return event;
 }
 
@@ -95,14 +122,14 @@ function consentState(raw: unknown, where: string, field: string): ConsentState 
  * Consent arrives as GA4's `gcs` string (`G1` then ad_storage and analytics_storage as 1/0), or as
  * named states, at the top level or inside a `consent` object.
  */
-function readConsent(fields: Record<string, unknown>, where: string): Consent | undefined {
+function readConsent(fields: EventFields, where: string): Consent | undefined {
   const nested = fields.consent;
   if (nested !== undefined && (nested === null || typeof nested !== 'object' || Array.isArray(nested))) {
     throw mistyped(where, 'consent', 'an object such as {"ad_storage": "denied"}');
   }
   const inner = nested as Record<string, unknown> | undefined;
   // A state inside the `consent` object wins over the same one at the top level.
-  const read = (name: string) => (inner?.[name] !== undefined ? inner[name] : fields[name]);
+  const read = (name: 'gcs' | 'gcd' | 'ad_storage' | 'analytics_storage') => (inner?.[name] !== undefined ? inner[name] : fields[name]);
   const consent: Consent = {};
   const gcs = optionalString(read('gcs'), where, 'gcs', 16);
   if (gcs) {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseDataBody, parseDataQuery } from '../../src/clients/data.js';
 import { parseGa4Hit } from '../../src/clients/ga4.js';
+import { normalizeEvent } from '../../src/clients/normalize.js';
 import { forEachParam } from '../../src/clients/query.js';
 
 test('GA4: a GET hit maps the web-protocol names onto the event', () => {
@@ -42,6 +43,37 @@ test('GA4: an event line overrides a shared parameter of the same name', () => {
   const [event] = parseGa4Hit('en=page_view&cu=USD', 'en=purchase&cu=EUR');
   assert.equal(event!.event_name, 'purchase');
   assert.equal(event!.currency, 'EUR');
+});
+
+test('GA4: every parameter lands where the generic field record would put it, whatever its prefix', () => {
+  // The rule as documented: en/dl/dr/cid/uid/cu are renamed, ep. is a string parameter, epn. a
+  // number, anything else keeps its name; an event field by any of these routes is the field.
+  const renames: Record<string, string> = { en: 'event_name', dl: 'page_location', dr: 'page_referrer', cid: 'client_id', uid: 'user_id', cu: 'currency' };
+  const reference = (query: string) => {
+    const fields: Record<string, unknown> = {};
+    forEachParam(query, (key, value) => {
+      if (renames[key]) fields[renames[key]] = value;
+      else if (key.startsWith('ep.')) fields[key.slice(3)] = value;
+      else if (key.startsWith('epn.')) fields[key.slice(4)] = Number(value);
+      else fields[key] = value;
+    });
+    return normalizeEvent(fields, '/g/collect');
+  };
+  const queries = [
+    'en=purchase&ep.currency=usd&ep.value=12.5&ep.client_id=9.9&cid=1.1',
+    'en=page_view&event_name=sign_up&ep.user_id=u1&uid=u2&ep.page_location=https%3A%2F%2Fa.example%2F',
+    'en=purchase&transaction_id=T1&epn.transaction_id=42&click_id=C1&ep.gcs=G100&ad_storage=granted',
+    'en=x&gcd=13l3l3&analytics_storage=denied&ep.ad_storage=denied&params=p&ep.=empty&epn.tax=1e3',
+    'en=a&en=b&dt=Title&dt=Other&ep.event_name=c&tid=G-1&_p=1',
+  ];
+  for (const query of queries) assert.deepEqual(parseGa4Hit(query, ''), [reference(query)], query);
+});
+
+test('GA4: a mistyped field is refused with its name, as for any client', () => {
+  assert.throws(() => parseGa4Hit('en=purchase&ep.consent=yes', ''), /"consent" must be an object/);
+  assert.throws(() => parseGa4Hit('en=purchase&ep.value=ten', ''), /"value" must be a number/);
+  assert.throws(() => parseGa4Hit('en=purchase&epn.value=ten', ''), /"epn.value" must be a number/);
+  assert.throws(() => parseGa4Hit('en=bad%20name', ''), /"event_name" must be a name/);
 });
 
 test('GA4: more than 50 events in one request is refused', () => {
