@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { createLogger } from '../src/log.js';
+import { NODE_FLAGS } from '../src/node-flags.js';
 import { createRedisStore } from '../src/store/redis/index.js';
 import type { Store } from '../src/store/types.js';
 import { createVisitorCookies } from '../src/visitor/cookie.js';
@@ -399,7 +400,7 @@ async function coldStartMs(configPath: string, redisUrl?: string): Promise<{ run
   for (let i = 0; i < COLD_STARTS; i++) {
     const port = await freePort();
     const started = performance.now();
-    const child = spawn(process.execPath, [SERVER], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, SERVER], {
       env: {
         PATH: process.env.PATH, PORT: String(port), RELAY_CONFIG: configPath, LOG_LEVEL: 'error',
         ...(redisUrl ? { REDIS_URL: redisUrl, RELAY_COOKIE_SECRET: SECRET } : {}),
@@ -438,7 +439,7 @@ function writeConfig(sink: string): string {
 
 async function startRelay(redisUrl: string, configPath: string, mode: 'all' | 'web' | 'worker') {
   const port = await freePort();
-  const child = spawn(process.execPath, [SERVER], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, SERVER], {
     env: {
       PATH: process.env.PATH, PORT: String(port), REDIS_URL: redisUrl, RELAY_CONFIG: configPath,
       RELAY_COOKIE_SECRET: SECRET, RELAY_MODE: mode, LOG_LEVEL: 'info',

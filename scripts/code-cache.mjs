@@ -2,13 +2,15 @@ import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { NODE_FLAGS } from '../dist/src/node-flags.js';
 
 /*
  * Last step of `npm run build`: runs the bundled server once, on the example config and the memory
  * store, through its start and a few requests, and has it write dist/relay.cjs.codecache as it
  * exits. The cache then holds the bytecode of everything a start runs, so the next start compiles
  * almost nothing. It must be made by the same Node.js build that runs it (the Dockerfile builds and
- * runs on one image); another build's cache is refused and the relay compiles from source.
+ * runs on one image), under the same V8 flags (src/node-flags.ts); a cache made otherwise is
+ * refused and the relay compiles from source.
  */
 const SERVER = 'dist/server.mjs';
 const CODE_CACHE = 'dist/relay.cjs.codecache';
@@ -20,7 +22,7 @@ const port = await new Promise((resolve) => {
     probe.close(() => resolve(port));
   });
 });
-const child = spawn(process.execPath, [SERVER], {
+const child = spawn(process.execPath, [...NODE_FLAGS, SERVER], {
   env: {
     PATH: process.env.PATH, PORT: String(port), RELAY_CONFIG: 'deploy/relay.example.yaml', LOG_LEVEL: 'error',
     RELAY_WRITE_CODE_CACHE: '1',

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import { stringify } from 'yaml';
 import { after, afterEach, before, beforeEach } from 'node:test';
+import { NODE_FLAGS } from '../../src/node-flags.js';
 import { freePort, startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { ADMIN_TOKEN, COOKIE_SECRET } from '../helpers/relay.js';
 import { Sink, type SinkAnswer, type SinkRequest } from '../helpers/sink.js';
@@ -38,7 +39,7 @@ export function writeConfig(config: Record<string, unknown>): string {
 
 export async function startRelayProcess(redisUrl: string, configPath: string): Promise<RelayProcess> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [SERVER], {
+  const child: ChildProcess = spawn(process.execPath, [...NODE_FLAGS, SERVER], {
     env: {
       PATH: process.env.PATH, PORT: String(port), REDIS_URL: redisUrl, RELAY_CONFIG: configPath,
       RELAY_ADMIN_TOKEN: ADMIN_TOKEN, RELAY_COOKIE_SECRET: COOKIE_SECRET, LOG_LEVEL: 'info',

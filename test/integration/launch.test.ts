@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { NODE_FLAGS } from '../../src/node-flags.js';
 import { freePort } from '../helpers/redis-server.js';
 
 /*
- * The bundled server as the container starts it (`node dist/server.mjs`, built by `npm run build`):
+ * The bundled server as the container starts it (`node --max-semi-space-size=32 dist/server.mjs`, built
+ * by `npm run build`):
  * with the code cache the build made, with a cache V8 refuses, and with mapped stack traces.
  */
 const DIST = join(import.meta.dirname, '..', '..', 'dist');
@@ -52,14 +54,22 @@ test('the build leaves the bundle, its code cache, the entry that loads them and
 });
 
 test('the server starts on the code cache the build made, without a word about it', async () => {
-  const { stderr, health } = await startOnce([]);
+  const { stderr, health } = await startOnce([...NODE_FLAGS]);
   assert.deepEqual(health, { status: 'ok' });
   assert.doesNotMatch(stderr, /code cache/);
 });
 
+test('the container and npm start run the server under the flags its code cache was made under', () => {
+  const root = join(import.meta.dirname, '..', '..');
+  const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(root, 'deploy', 'Dockerfile'), 'utf8'))?.[1];
+  assert.deepEqual(JSON.parse(cmd ?? 'null'), ['node', ...NODE_FLAGS, 'dist/server.mjs']);
+  const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  assert.equal(scripts.start, ['node', ...NODE_FLAGS, 'dist/server.mjs'].join(' '));
+});
+
 test('a cache made under other V8 flags is refused with one warning, and the server still starts', async () => {
-  // A different heap setting changes V8's flag hash, as another Node.js build changes its version.
-  const { stderr, health } = await startOnce(['--max-semi-space-size=17']);
+  // No flags at all differ from the build's, as another Node.js build differs by its version.
+  const { stderr, health } = await startOnce([]);
   assert.deepEqual(health, { status: 'ok' });
   const warnings = stderr.split('\n').filter((line) => line.includes('code cache'));
   assert.equal(warnings.length, 1);
