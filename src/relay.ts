@@ -19,6 +19,7 @@ import { createStore } from './store/index.js';
 import type { Store } from './store/types.js';
 import { TraceRecorder } from './trace/trace.js';
 import { createVisitorCookies } from './visitor/cookie.js';
+import { indexOf, slice } from './strings.js';
 
 export interface RelayOptions {
   logger: Logger;
@@ -105,8 +106,8 @@ export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
   /** The node:http handler: ingestion and the probes directly, everything else through express. */
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
+    const q = indexOf(url, '?');
+    const path = q < 0 ? url : slice(url, 0, q);
     if (COLLECT_PATHS.has(path)) void collect(req, res);
     else if (!probes(req, res, path)) {
       adminApp().then(

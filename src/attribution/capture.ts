@@ -4,6 +4,7 @@ import { truncate } from '../text.js';
 import type { RelayEvent } from '../events/event.js';
 import type { Destination } from '../destinations/destination.js';
 import type { RefusedClick, StoredClick } from '../store/types.js';
+import { includes, indexOf, slice } from '../strings.js';
 
 export interface CaptureResult {
   clicks: StoredClick[];
@@ -25,7 +26,7 @@ export function captureClicks(
 ): CaptureResult {
   const result: CaptureResult = { clicks: [], refused: [], notes: [] };
   const landing = event.page_location ?? referer;
-  if (!landing || !landing.includes('?')) return result;
+  if (!landing || !includes(landing, '?')) return result;
   const params = queryOf(landing);
   for (const destination of destinations) {
     let firstRefusal: string | undefined;
@@ -50,10 +51,10 @@ export function captureClicks(
 
 /** The landing URL's query parameters, the first value of each, decoded as the hit's own are. */
 function queryOf(url: string): Map<string, string> {
-  const start = url.indexOf('?');
-  const hash = url.indexOf('#', start);
+  const start = indexOf(url, '?');
+  const hash = indexOf(url, '#', start);
   const params = new Map<string, string>();
-  forEachParam(url.slice(start + 1, hash < 0 ? undefined : hash), (name, value) => {
+  forEachParam(slice(url, start + 1, hash < 0 ? undefined : hash), (name, value) => {
     if (!params.has(name)) params.set(name, value);
   });
   return params;

@@ -2,6 +2,7 @@ import { BadRequestError } from '../errors.js';
 import type { ParamValue, RelayEvent } from '../events/event.js';
 import { eventOf, type EventFields } from './normalize.js';
 import { forEachParam } from './query.js';
+import { slice, startsWith } from '../strings.js';
 
 /** gtag batches a handful of events per request; far more than this is not a browser tag. */
 const MAX_EVENTS = 50;
@@ -85,14 +86,14 @@ function assignGa4Param(fields: Ga4Fields, key: string, value: string, where: st
     case 'uid': fields.user_id = value; return;
     case 'cu': fields.currency = value; return;
   }
-  if (key.startsWith('ep.')) {
-    fields.set(key.slice(3), value);
-  } else if (key.startsWith('epn.')) {
+  if (startsWith(key, 'ep.')) {
+    fields.set(slice(key, 3), value);
+  } else if (startsWith(key, 'epn.')) {
     const n = Number(value);
     if (value.trim() === '' || !Number.isFinite(n)) {
       throw new BadRequestError('RELAY_EVENT_INVALID', `${where}: "${key}" must be a number`);
     }
-    fields.set(key.slice(4), n);
+    fields.set(slice(key, 4), n);
   } else {
     fields.set(key, value);
   }

@@ -1,4 +1,5 @@
 import { unescape } from 'node:querystring';
+import { includes, indexOf, slice } from '../strings.js';
 
 /**
  * Calls `visit` for each `name=value` pair of an `application/x-www-form-urlencoded` string, in
@@ -8,20 +9,21 @@ import { unescape } from 'node:querystring';
  */
 export function forEachParam(query: string, visit: (name: string, value: string) => void): void {
   let start = 0;
-  while (start <= query.length) {
-    let end = query.indexOf('&', start);
-    if (end < 0) end = query.length;
+  const length = query.length;
+  while (start <= length) {
+    let end = indexOf(query, '&', start);
+    if (end < 0) end = length;
     if (end > start) {
-      const eq = query.indexOf('=', start);
-      if (eq < 0 || eq > end) visit(decode(query.slice(start, end)), '');
-      else visit(decode(query.slice(start, eq)), decode(query.slice(eq + 1, end)));
+      const eq = indexOf(query, '=', start);
+      if (eq < 0 || eq > end) visit(decode(slice(query, start, end)), '');
+      else visit(decode(slice(query, start, eq)), decode(slice(query, eq + 1, end)));
     }
     start = end + 1;
   }
 }
 
 function decode(text: string): string {
-  const spaced = text.includes('+') ? text.replaceAll('+', ' ') : text;
+  const spaced = includes(text, '+') ? text.replaceAll('+', ' ') : text;
   // querystring.unescape falls back to byte-wise decoding when decodeURIComponent throws.
-  return spaced.includes('%') ? unescape(spaced) : spaced;
+  return includes(spaced, '%') ? unescape(spaced) : spaced;
 }

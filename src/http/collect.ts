@@ -12,6 +12,7 @@ import { bodyAnnounced, readBody } from './body.js';
 import { createReplyBurst, type Reply } from './burst.js';
 import { answerPreflight, createOriginPolicy } from './cors.js';
 import { errorBody, sendJson, sendNoContent, sendPixel } from './respond.js';
+import { indexOf, slice } from '../strings.js';
 
 export const COLLECT_PATHS = new Set(['/g/collect', '/data']);
 
@@ -41,9 +42,9 @@ export function createCollectHandler(deps: CollectDeps) {
 
   return async function collectHandler(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
-    const query = q < 0 ? '' : url.slice(q + 1);
+    const q = indexOf(url, '?');
+    const path = q < 0 ? url : slice(url, 0, q);
+    const query = q < 0 ? '' : slice(url, q + 1);
     try {
       if (originPolicy(req, res) === 'forbidden') {
         throw new BadRequestError(

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { randomId } from '../ids.js';
+import { indexOf, slice, trim } from '../strings.js';
 
 export interface VisitorCookieOptions {
   name: string;
@@ -92,7 +93,7 @@ export function createVisitorCookies(options: VisitorCookieOptions): VisitorCook
       if (value === undefined) return { id: fresh(), cookie: 'missing', issue: true };
       const verdict = verify(value);
       if (verdict === undefined) return { id: fresh(), cookie: 'invalid', issue: true };
-      return { id: value.slice(0, value.indexOf('.')), cookie: 'valid', issue: verdict === 'rotated' };
+      return { id: slice(value, 0, indexOf(value, '.')), cookie: 'valid', issue: verdict === 'rotated' };
     },
     serialize(visitorId, secure) {
       const signature = signers[0]!(visitorId).toString('base64url');
@@ -120,12 +121,12 @@ export function readCookie(header: string | undefined, prefix: string): string |
   if (!header) return undefined;
   let from = 0;
   while (from < header.length) {
-    const at = header.indexOf(prefix, from);
+    const at = indexOf(header, prefix, from);
     if (at < 0) return undefined;
     const boundary = at === 0 || header[at - 1] === ' ' || header[at - 1] === ';';
     if (boundary) {
-      const end = header.indexOf(';', at);
-      return header.slice(at + prefix.length, end < 0 ? undefined : end).trim();
+      const end = indexOf(header, ';', at);
+      return trim(slice(header, at + prefix.length, end < 0 ? undefined : end));
     }
     from = at + prefix.length;
   }
