@@ -18,7 +18,7 @@ export interface AppDeps extends AdminDeps {
   /** Answered by node:http itself on Cloud Run; here for Cloud Functions, where express has every request. */
   probes: ProbeHandler;
   /** Mounted only where express receives every request (Cloud Functions); node:http serves them otherwise. */
-  collect?: (req: Request, res: Response) => Promise<void>;
+  collect?: (req: Request, res: Response) => void | Promise<void>;
 }
 
 /** Errors the relay raised keep their code; a body parser's 4xx keeps its status; anything else is a 500. */

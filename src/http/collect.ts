@@ -40,7 +40,11 @@ export function createCollectHandler(deps: CollectDeps) {
     return ['data', parseDataBody(body, req.headers['content-type']), sendOk];
   }
 
-  return async function collectHandler(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /**
+   * Reads one hit and answers it. A hit with nothing to wait for (no body, nothing to store: most
+   * page views) is answered without a promise; the others settle theirs, errors included.
+   */
+  return function collectHandler(req: IncomingMessage, res: ServerResponse): void | Promise<void> {
     const url = req.url ?? '/';
     const q = indexOf(url, '?');
     const path = q < 0 ? url : slice(url, 0, q);
@@ -58,21 +62,34 @@ export function createCollectHandler(deps: CollectDeps) {
         res.setHeader('allow', 'GET, POST, OPTIONS');
         throw new BadRequestError('RELAY_METHOD_NOT_ALLOWED', `${req.method} is not supported on ${path}; use GET or POST`, 405);
       }
-      // Awaited only where there is something to wait for: most hits are a query string alone.
-      const body = req.method === 'POST' && bodyAnnounced(req) ? await readBody(req) : '';
-      const [client, events, reply] = parse(req, path, query, body);
-      const visitor = deps.cookies.identify(req.headers.cookie, events.find((e) => e.client_id)?.client_id);
-      const result = await deps.ingest({ client, events, visitor, referer: req.headers.referer, browser: () => browserFacts(req) });
-      if (result.setCookie) res.setHeader('set-cookie', deps.cookies.serialize(visitor.id, isHttps(req)));
-      // The conversion is durably queued already: a failed delivery here is retried later, not reported.
-      if (deps.afterIngest) {
-        await deps.afterIngest(result).catch((err: Error) => deps.logger.warn({ err: err.message }, 'collect.after_ingest_failed'));
+      if (req.method === 'POST' && bodyAnnounced(req)) {
+        return readBody(req).then((body) => handleHit(req, res, path, query, body)).catch((err: unknown) => sendError(res, err, deps));
       }
-      answer(reply, res);
+      const handled = handleHit(req, res, path, query, '');
+      return handled && handled.catch((err: unknown) => sendError(res, err, deps));
     } catch (err) {
       sendError(res, err, deps);
     }
   };
+
+  function handleHit(req: IncomingMessage, res: ServerResponse, path: string, query: string, body: string): void | Promise<void> {
+    const [client, events, reply] = parse(req, path, query, body);
+    const visitor = deps.cookies.identify(req.headers.cookie, events.find((e) => e.client_id)?.client_id);
+    const result = deps.ingest({ client, events, visitor, referer: req.headers.referer, browser: () => browserFacts(req) });
+    if (result instanceof Promise) return result.then((decided) => answerHit(req, res, visitor.id, reply, decided));
+    return answerHit(req, res, visitor.id, reply, result);
+  }
+
+  function answerHit(req: IncomingMessage, res: ServerResponse, visitorId: string, reply: Reply, result: HitResult): void | Promise<void> {
+    if (result.setCookie) res.setHeader('set-cookie', deps.cookies.serialize(visitorId, isHttps(req)));
+    // The conversion is durably queued already: a failed delivery here is retried later, not reported.
+    if (deps.afterIngest) {
+      return deps.afterIngest(result)
+        .catch((err: Error) => deps.logger.warn({ err: err.message }, 'collect.after_ingest_failed'))
+        .then(() => answer(reply, res));
+    }
+    answer(reply, res);
+  }
 }
 
 const sendOk: Reply = (res) => sendJson(res, 200, { ok: true });

@@ -56,7 +56,19 @@ export interface IngestDeps {
   now: () => number;
 }
 
-export type Ingest = (hit: Hit) => Promise<HitResult>;
+/**
+ * A hit with nothing to store or look up (most page views) is decided at once and returns its
+ * result; one that waits for the store returns a promise of it.
+ */
+export type Ingest = (hit: Hit) => HitResult | Promise<HitResult>;
+
+/** What one hit's events add up to, as they are decided. */
+interface HitState {
+  setCookie: boolean;
+  consentDenied: boolean;
+  accepted: number;
+  traces: EventTrace[];
+}
 
 /**
  * The relay's decisions for one request: capture click IDs on landings, attribute, deduplicate
@@ -72,39 +84,73 @@ export function createIngest(deps: IngestDeps): Ingest {
   const acceptLastTouch = deps.store.acceptLastTouch?.bind(deps.store);
   const acceptNow = acceptingNow(deps.store.outbox, deps.dedupTtlMs);
 
-  return async function ingest(hit) {
-    let setCookie = hit.visitor.issue;
-    let consentDenied = false;
-    let accepted = 0;
-    const traces: EventTrace[] = [];
-    for (const event of hit.events) {
-      const trace: EventTrace = {
-        at: clock(),
-        client: hit.client,
-        event_name: event.event_name,
-        transaction_id: event.transaction_id,
-        client_id: event.client_id,
-        steps: [VISITOR_STEPS[hit.visitor.cookie]],
-      };
-      traces.push(trace);
-      deps.metrics.events(hit.client).inc();
-      const denied = adStorageDenied(event.consent);
-      if (denied) {
-        consentDenied = true;
-        trace.steps.push(CONSENT_DENIED_STEP);
-      } else {
-        const captured = captureClicks(event, hit.referer, deps.destinations, deps.now());
-        // Most page views carry no click parameter: nothing to trace, nothing to store, no await.
-        if (captured.notes.length > 0 && (await keepCaptured(event, hit, trace, captured))) setCookie = true;
-      }
-      if (converting.has(event.event_name)) {
-        accepted += await convert(withBrowserFacts(event, hit.browser?.()), hit, trace, denied);
-      }
-      deps.traces.record(trace);
-      if (debug) deps.logger.debug({ trace }, 'event.trace');
+  return function ingest(hit) {
+    const state: HitState = { setCookie: hit.visitor.issue, consentDenied: false, accepted: 0, traces: [] };
+    // Without a promise until an event has to wait for the store: a page view's answer then needs
+    // no turn of the microtask queue.
+    for (let i = 0; i < hit.events.length; i++) {
+      const waiting = decide(hit, hit.events[i]!, state);
+      if (waiting) return decideRest(hit, i + 1, waiting, state);
     }
-    return { setCookie: setCookie && !consentDenied, traces, accepted };
+    return resultOf(state);
   };
+
+  async function decideRest(hit: Hit, next: number, waiting: Promise<void>, state: HitState): Promise<HitResult> {
+    await waiting;
+    for (let i = next; i < hit.events.length; i++) await decide(hit, hit.events[i]!, state);
+    return resultOf(state);
+  }
+
+  function resultOf(state: HitState): HitResult {
+    return { setCookie: state.setCookie && !state.consentDenied, traces: state.traces, accepted: state.accepted };
+  }
+
+  /** One event's decisions; a promise when it must wait for the store, else undefined (all done). */
+  function decide(hit: Hit, event: RelayEvent, state: HitState): Promise<void> | undefined {
+    const trace: EventTrace = {
+      at: clock(),
+      client: hit.client,
+      event_name: event.event_name,
+      transaction_id: event.transaction_id,
+      client_id: event.client_id,
+      steps: [VISITOR_STEPS[hit.visitor.cookie]],
+    };
+    state.traces.push(trace);
+    deps.metrics.events(hit.client).inc();
+    const denied = adStorageDenied(event.consent);
+    let captured: CaptureResult | undefined;
+    if (denied) {
+      state.consentDenied = true;
+      trace.steps.push(CONSENT_DENIED_STEP);
+    } else {
+      captured = captureClicks(event, hit.referer, deps.destinations, deps.now());
+      // Most page views carry no click parameter: nothing to trace, nothing to store.
+      if (captured.notes.length === 0) captured = undefined;
+    }
+    const converts = converting.has(event.event_name);
+    if (captured || converts) return decideWithStore(hit, event, trace, captured, converts, denied, state);
+    finish(trace);
+    return undefined;
+  }
+
+  async function decideWithStore(
+    hit: Hit,
+    event: RelayEvent,
+    trace: EventTrace,
+    captured: CaptureResult | undefined,
+    converts: boolean,
+    denied: boolean,
+    state: HitState,
+  ): Promise<void> {
+    if (captured && (await keepCaptured(event, hit, trace, captured))) state.setCookie = true;
+    if (converts) state.accepted += await convert(withBrowserFacts(event, hit.browser?.()), hit, trace, denied);
+    finish(trace);
+  }
+
+  function finish(trace: EventTrace): void {
+    deps.traces.record(trace);
+    if (debug) deps.logger.debug({ trace }, 'event.trace');
+  }
 
   /** Traces what a landing carried and stores it; resolves to true when a valid click was stored. */
   async function keepCaptured(event: RelayEvent, hit: Hit, trace: EventTrace, captured: CaptureResult): Promise<boolean> {

@@ -296,3 +296,25 @@ test('a conversion whose script part raises an error fails alone, whatever raise
   assert.equal(fresh.status, 'fulfilled', 'the other conversion of the call is accepted');
   assert.equal((fresh as PromiseFulfilledResult<LastTouchAccepts>).value.results.get('cake')?.accepted, true);
 });
+
+test('a page view with nothing to store is decided at once; a hit with a conversion waits, its events in order', async () => {
+  await client.flushdb();
+  await client.hset(keys.visitor('v-sync'), 'cake', `${NOW - HOUR}|CAKE-CLICK-2`);
+  const ingest = ingestOn(store);
+  const visitor = { id: 'v-sync', cookie: 'valid' as const, issue: false };
+  const pageView = (): RelayEvent => ({ event_name: 'page_view', page_location: 'https://shop.example/p', params: {} });
+
+  const viewed = ingest({ client: 'ga4', visitor, referer: undefined, events: [pageView()] });
+  assert.ok(!(viewed instanceof Promise), 'a page view answers without a promise');
+  assert.deepEqual(viewed.traces.map((t) => t.event_name), ['page_view']);
+
+  const hit = ingest({
+    client: 'ga4', visitor, referer: undefined,
+    events: [pageView(), { event_name: 'purchase', transaction_id: 'ORDER-SYNC', params: {} }, pageView()],
+  });
+  assert.ok(hit instanceof Promise, 'a conversion waits for the store');
+  const result = await hit;
+  assert.deepEqual(result.traces.map((t) => t.event_name), ['page_view', 'purchase', 'page_view']);
+  assert.equal(result.accepted, 2, 'cake with its click, meta without one');
+  assert.equal((await queuedJobs()).get('cake')?.clickId, 'CAKE-CLICK-2');
+});
