@@ -4,7 +4,9 @@
  * other flags. deploy/Dockerfile and package.json spell them out; a test holds both to this list.
  *
  * Semi-spaces of 32 MB instead of V8's default 16: every request allocates, and a young generation
- * twice the size is scavenged half as often. Under load that took about a tenth off the CPU per
- * conversion and about a twentieth off a page view's, for up to 32 MB more memory (BENCHMARKS.md).
+ * twice the size is scavenged half as often, with less of it promoted. Under load that took about
+ * a tenth off the CPU per conversion and about a twentieth off a page view's, for about 30 MiB more
+ * RSS and a start 20–30 ms longer: under any flag V8 also refuses Node's own code cache for its
+ * built-in modules (BENCHMARKS.md).
  */
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32'];
