@@ -1,14 +1,6 @@
 import type { Redis } from 'ioredis';
 
 /**
- * Every multi-key write is one Lua script, so it is atomic, and every script is safe to run twice:
- * ioredis re-sends a command whose reply was lost on a dropped connection.
- *
- * A job's record has no expiry while its job is queued or waits for a retry, so that no eviction
- * policy for keys with a TTL (Memorystore's default, volatile-lru) can take a job that is still to
- * be sent; settling gives it the settled retention, dying the dead-letter retention.
- */
-/**
  * The loop of the scripts that take segments (turn-batch.ts). Per segment, ARGV holds the count of
  * its arguments, the count of its keys, then its own arguments; eachSegment(firstKey, run) calls
  * run(key, first, last) with the index of the segment's first key and of its first and last own
@@ -31,6 +23,14 @@ const EACH_SEGMENT = `
       end
 `;
 
+/**
+ * Every multi-key write is one Lua script, so it is atomic, and every script is safe to run twice:
+ * ioredis re-sends a command whose reply was lost on a dropped connection.
+ *
+ * A job's record has no expiry while its job is queued or waits for a retry, so that no eviction
+ * policy for keys with a TTL (Memorystore's default, volatile-lru) can take a job that is still to
+ * be sent; settling gives it the settled retention, dying the dead-letter retention.
+ */
 const SCRIPTS = {
   /**
    * Saves of visitors' clicks, several to a call (turn-batch.ts): KEYS: the visitor hashes. ARGV,
