@@ -103,7 +103,9 @@ export async function deliverJob(claimed: ClaimedJob, deps: DeliveryDeps): Promi
   } finally {
     release?.();
   }
-  gate?.record(verdict.outcome !== 'retry', retryAfterOf(answer, deps.now()));
+  // Read once: the breaker's next probe and the job's next attempt both follow the network's wait.
+  const retryAfter = verdict.outcome === 'retry' ? retryAfterOf(answer, deps.now()) : undefined;
+  gate?.record(verdict.outcome !== 'retry', retryAfter);
   deps.metrics.postbackDuration(destination.id).observe(durationMs / 1000);
   const hide = (text: string) => redactText(destination.secrets, text);
   entry.reason = hide(verdict.reason);
@@ -114,7 +116,7 @@ export async function deliverJob(claimed: ClaimedJob, deps: DeliveryDeps): Promi
     entry.status = outcome;
     return settle(claimed, deps, entry);
   }
-  await retryOrGiveUp(claimed, deps, destination, entry, answer);
+  await retryOrGiveUp(claimed, deps, destination, entry, retryAfter);
 }
 
 async function retryOrGiveUp(
@@ -122,10 +124,9 @@ async function retryOrGiveUp(
   deps: DeliveryDeps,
   destination: Destination,
   entry: PostbackLogEntry,
-  answer: Answer | undefined,
+  retryAfter: number | undefined,
 ): Promise<void> {
   const now = deps.now();
-  const retryAfter = retryAfterOf(answer, now);
   const delay = retryDelayMs(claimed.attempt, destination.retry.delaysMs, retryAfter);
   const age = now - claimed.since;
   if (delay === undefined || age + delay > destination.retry.maxAgeMs) {
