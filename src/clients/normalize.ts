@@ -11,10 +11,12 @@ const MAX_PARAM_DEPTH = 8;
 /** Fields of the event that carry identifiers: strings, though tags often send numbers. */
 const ID_FIELDS = ['client_id', 'user_id', 'transaction_id', 'click_id'] as const;
 const URL_FIELDS = ['page_location', 'page_referrer'] as const;
-const KNOWN = new Set<string>([
+/** Every name of EventFields: what is not a parameter. */
+export const EVENT_FIELD_NAMES: ReadonlyArray<keyof EventFields> = [
   'event_name', 'value', 'currency', 'consent', 'gcs', 'gcd', 'ad_storage', 'analytics_storage',
   ...ID_FIELDS, ...URL_FIELDS,
-]);
+];
+const KNOWN = new Set<string>(EVENT_FIELD_NAMES);
 
 /**
  * The fields an event is read from, under the event's own names; a client that parses its own

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseDataBody, parseDataQuery } from '../../src/clients/data.js';
 import { parseGa4Hit } from '../../src/clients/ga4.js';
-import { normalizeEvent } from '../../src/clients/normalize.js';
+import { EVENT_FIELD_NAMES, normalizeEvent } from '../../src/clients/normalize.js';
 import { forEachParam } from '../../src/clients/query.js';
 
 test('GA4: a GET hit maps the web-protocol names onto the event', () => {
@@ -67,6 +67,14 @@ test('GA4: every parameter lands where the generic field record would put it, wh
     'en=a&en=b&dt=Title&dt=Other&ep.event_name=c&tid=G-1&_p=1',
   ];
   for (const query of queries) assert.deepEqual(parseGa4Hit(query, ''), [reference(query)], query);
+  // Every event field, by its own name too: a field the GA4 parser did not know would become a parameter.
+  for (const name of EVENT_FIELD_NAMES) {
+    if (name === 'consent') continue; // an object, which a query string cannot carry: refused below
+    const value = name === 'value' ? '5' : name.endsWith('_storage') ? 'denied' : name === 'event_name' ? 'sign_up' : 'x1';
+    const query = `en=purchase&ep.${name}=${value}`;
+    assert.deepEqual(parseGa4Hit(query, ''), [reference(query)], query);
+    assert.equal(name in parseGa4Hit(query, '')[0]!.params, false, `${name} is a field, not a parameter`);
+  }
 });
 
 test('GA4: a mistyped field is refused with its name, as for any client', () => {
