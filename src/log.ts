@@ -1,6 +1,7 @@
 import { writeSync } from 'node:fs';
 import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
 import type { LogLevel } from './config/schema.js';
+import { isoClock } from './clock.js';
 
 export type Logger = PinoLogger;
 
@@ -133,6 +134,21 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
   );
 }
 
+/** The time of the lines writeLogLine writes. */
+const lineTime = isoClock();
+/** Field names and messages are the relay's own, a few dozen: each is quoted once. */
+const quotedTexts = new Map<string, string>();
+const MAX_QUOTED_TEXTS = 256;
+
+function quotedText(name: string): string {
+  let quoted = quotedTexts.get(name);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(name);
+    if (quotedTexts.size < MAX_QUOTED_TEXTS) quotedTexts.set(name, quoted);
+  }
+  return quoted;
+}
+
 /**
  * A line written straight to the logger's destination, in the shape of its other lines, for the
  * lines written once per conversion and once per postback: pino serializes field by field and
@@ -149,15 +165,15 @@ export function writeLogLine(
   jsonFields: Record<string, string> = {},
 ): void {
   if (!logger.isLevelEnabled(level)) return;
-  let line = `{"severity":"${SEVERITY[level]}","level":"${level}","time":"${new Date().toISOString()}"`;
+  let line = `{"severity":"${SEVERITY[level]}","level":"${level}","time":"${lineTime()}"`;
   for (const name in fields) {
     const value: unknown = (fields as Record<string, unknown>)[name];
     const type = typeof value;
     if (type === 'string' || type === 'number' || type === 'boolean') {
-      line += `,${JSON.stringify(name)}:${JSON.stringify(value)}`;
+      line += `,${quotedText(name)}:${JSON.stringify(value)}`;
     }
   }
-  for (const name in jsonFields) line += `,${JSON.stringify(name)}:${jsonFields[name]}`;
-  line += `,"message":${JSON.stringify(message)}}\n`;
+  for (const name in jsonFields) line += `,${quotedText(name)}:${jsonFields[name]}`;
+  line += `,"message":${quotedText(message)}}\n`;
   (logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]!.write(line);
 }

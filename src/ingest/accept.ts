@@ -1,5 +1,6 @@
 import { dedupKeyFor } from '../attribution/dedup-key.js';
 import { groupsConverting, newestInGroup, takesUnclicked, type Attribution } from '../attribution/resolve.js';
+import { formattedClock } from '../clock.js';
 import type { Destination } from '../destinations/destination.js';
 import type { RelayEvent } from '../events/event.js';
 import { randomId } from '../ids.js';
@@ -101,6 +102,9 @@ function sameClick(a: FoundClick | undefined, b: FoundClick | undefined): boolea
 
 const describe = (click: FoundClick | undefined) => (click ? `${click.destination} ${click.via} ${click.capturedAt}` : 'none');
 
+/** A job ID starts with the millisecond it was made, in base 36. */
+const jobIdTime = formattedClock((ms) => ms.toString(36));
+
 export function newJobId(): string {
-  return `${Date.now().toString(36)}-${randomId(6)}`;
+  return `${jobIdTime()}-${randomId(6)}`;
 }

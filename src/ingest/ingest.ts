@@ -3,6 +3,7 @@ import { dedupKeyFor } from '../attribution/dedup-key.js';
 import { attributeConversion, type Attribution, type ClickSource } from '../attribution/resolve.js';
 import type { Destination } from '../destinations/destination.js';
 import type { RelayEvent } from '../events/event.js';
+import { isoClock } from '../clock.js';
 import { writeLogLine, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { EventTrace, TraceRecorder, TraceStep } from '../trace/trace.js';
@@ -328,20 +329,6 @@ const CONSENT_DENIED_STEP: TraceStep = Object.freeze({
   decision: 'ad_storage denied',
   detail: 'no cookie set and no click ID stored for this event',
 });
-
-/** ISO timestamps for traces, formatted once per millisecond: a busy relay stamps many events in each. */
-function isoClock(now: () => number): () => string {
-  let lastMs = Number.NaN;
-  let last = '';
-  return () => {
-    const ms = now();
-    if (ms !== lastMs) {
-      lastMs = ms;
-      last = new Date(ms).toISOString();
-    }
-    return last;
-  };
-}
 
 function hours(ms: number): string {
   return (ms / 3_600_000).toFixed(ms < 36_000_000 ? 2 : 1);

@@ -44,3 +44,16 @@ test('an error line written directly reads like the logger\'s own error line', a
   assert.deepEqual({ ...direct, time: undefined }, { ...viaPino, time: undefined });
   assert.equal(direct.severity, 'ERROR');
 });
+
+test('field names and messages that JSON must escape are escaped in every line, not only the first', async () => {
+  const { lines, logger } = capture('info');
+  const before = Date.now();
+  for (let i = 0; i < 2; i++) writeLogLine(logger, 'info', 'odd "message"', { 'we"ird\\name': i });
+  await new Promise((resolve) => setImmediate(resolve));
+  const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.deepEqual(parsed.map((line) => [line.message, line['we"ird\\name']]), [['odd "message"', 0], ['odd "message"', 1]]);
+  for (const line of parsed) {
+    const at = Date.parse(String(line.time));
+    assert.ok(at >= before - 1 && at <= Date.now(), `the line's time is now (${String(line.time)})`);
+  }
+});
