@@ -1,4 +1,4 @@
-import { SETTLED_JOB_RETENTION_MS } from '../redis/outbox.js';
+import { DEAD_LETTER_RETENTION_MS, SETTLED_JOB_RETENTION_MS } from '../redis/outbox.js';
 import type { JobState, Store, VisitorClicks } from '../types.js';
 import { createMemoryClickStore } from './clicks.js';
 import { ExpiringMap } from './expiring-map.js';
@@ -9,7 +9,7 @@ export function createMemoryStore(options: { logMaxEntries: number; now?: () => 
   const visitors = new ExpiringMap<VisitorClicks>(options.now);
   const dedup = new ExpiringMap<string>(options.now);
   const settled = new ExpiringMap<JobState>(options.now);
-  const outbox = createMemoryOutbox(dedup, settled, SETTLED_JOB_RETENTION_MS);
+  const outbox = createMemoryOutbox(dedup, settled, SETTLED_JOB_RETENTION_MS, DEAD_LETTER_RETENTION_MS);
   const log = createMemoryPostbackLog(options.logMaxEntries);
   return {
     kind: 'memory',

@@ -28,6 +28,7 @@ export function createMemoryOutbox(
   dedup: ExpiringMap<string>,
   settled: ExpiringMap<JobState>,
   settledRetentionMs: number,
+  deadLetterRetentionMs: number,
 ): Outbox & { stop(): void } {
   const jobs = new Map<string, JobRecord>();
   const queue: string[] = [];
@@ -104,6 +105,11 @@ export function createMemoryOutbox(
       record.state = 'dead';
       record.dead = { at, outcome, reason };
       dead.push(claimed.job.id);
+      // As Redis trims its dead-letter stream as it adds to it: a long-lived instance whose
+      // network refuses everything would otherwise keep every dead job for good.
+      while (dead.length > 0 && (jobs.get(dead[0]!)?.dead?.at ?? 0) < at - deadLetterRetentionMs) {
+        jobs.delete(dead.shift()!);
+      }
     },
 
     async retryAt(claimed, dueAt, _outcome, countAttempt = true) {

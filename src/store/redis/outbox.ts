@@ -8,7 +8,7 @@ import type { WorkerWrites } from './worker-writes.js';
 /** A settled job stays readable this long, for the audit trail. */
 export const SETTLED_JOB_RETENTION_MS = 7 * 86_400_000;
 /** Dead letters older than this are trimmed from the dead-letter stream, and their jobs' records expire. */
-const DEAD_LETTER_RETENTION_MS = 90 * 86_400_000;
+export const DEAD_LETTER_RETENTION_MS = 90 * 86_400_000;
 const PROMOTE_BATCH = 200;
 
 type StreamEntry = [id: string, fields: string[]];
