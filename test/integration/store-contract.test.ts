@@ -5,6 +5,7 @@ import { createLogger } from '../../src/log.js';
 import { createMemoryStore } from '../../src/store/memory/index.js';
 import { MAX_SAVES_PER_CALL } from '../../src/store/redis/clicks.js';
 import { createRedisStore } from '../../src/store/redis/index.js';
+import { DEAD_LETTER_RETENTION_MS } from '../../src/store/redis/outbox.js';
 import { MAX_WORKER_WRITES_PER_CALL } from '../../src/store/redis/worker-writes.js';
 import type { ConversionJob, Store, VisitorRef } from '../../src/store/types.js';
 import { Redis } from 'ioredis';
@@ -355,4 +356,24 @@ test('redis postback log: in an outage, a write from a request fails within its 
     store.log.append({ at: new Date().toISOString(), destination: 'cake', status: 'no_click', reason: '', event_name: 'purchase' }),
   );
   assert.ok(Date.now() - started < 3_000, 'the write gave up at its deadline');
+});
+
+test('memory outbox: dead letters are kept as long as Redis keeps them, and older ones let go as new ones come', async () => {
+  const store = createMemoryStore({ logMaxEntries: 100 });
+  try {
+    for (const id of ['old', 'recent', 'new']) await store.outbox.accept(job(id), `k-${id}`, DAY);
+    const claimed = new Map((await store.outbox.claim('w1', 10, 50)).map((c) => [c.job.id, c]));
+    const now = Date.now();
+    await store.outbox.deadLetter(claimed.get('old')!, 'rejected', 'HTTP 400', now - DEAD_LETTER_RETENTION_MS - DAY);
+    await store.outbox.deadLetter(claimed.get('recent')!, 'rejected', 'HTTP 400', now - DEAD_LETTER_RETENTION_MS + DAY);
+    assert.deepEqual((await store.outbox.deadLetters(10)).map((l) => l.job.id), ['recent', 'old'], 'nothing is let go before a new one comes');
+
+    await store.outbox.deadLetter(claimed.get('new')!, 'rejected', 'HTTP 400', now);
+    assert.deepEqual((await store.outbox.deadLetters(10)).map((l) => l.job.id), ['new', 'recent']);
+    assert.equal(await store.outbox.state('old'), undefined, 'its record is gone, as a Redis record expires');
+    const replay = await store.outbox.replay({ ids: ['old'] }, now);
+    assert.deepEqual(replay.skipped, [{ id: 'old', why: 'no such job (or it expired)' }]);
+  } finally {
+    await store.close();
+  }
 });
