@@ -1,7 +1,7 @@
 import { writeSync } from 'node:fs';
 import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
-import type { LogLevel } from './config/schema.js';
 import { isoClock } from './clock.js';
+import type { LogLevel } from './config/schema.js';
 
 export type Logger = PinoLogger;
 
@@ -140,11 +140,11 @@ const lineTime = isoClock();
 const quotedTexts = new Map<string, string>();
 const MAX_QUOTED_TEXTS = 256;
 
-function quotedText(name: string): string {
-  let quoted = quotedTexts.get(name);
+function quotedText(text: string): string {
+  let quoted = quotedTexts.get(text);
   if (quoted === undefined) {
-    quoted = JSON.stringify(name);
-    if (quotedTexts.size < MAX_QUOTED_TEXTS) quotedTexts.set(name, quoted);
+    quoted = JSON.stringify(text);
+    if (quotedTexts.size < MAX_QUOTED_TEXTS) quotedTexts.set(text, quoted);
   }
   return quoted;
 }

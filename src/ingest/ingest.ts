@@ -1,9 +1,9 @@
 import { captureClicks, type CaptureResult } from '../attribution/capture.js';
 import { dedupKeyFor } from '../attribution/dedup-key.js';
 import { attributeConversion, type Attribution, type ClickSource } from '../attribution/resolve.js';
+import { isoClock } from '../clock.js';
 import type { Destination } from '../destinations/destination.js';
 import type { RelayEvent } from '../events/event.js';
-import { isoClock } from '../clock.js';
 import { writeLogLine, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { EventTrace, TraceRecorder, TraceStep } from '../trace/trace.js';
