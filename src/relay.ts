@@ -9,7 +9,7 @@ import { createSender, type Sender } from './delivery/send.js';
 import { DestinationGate } from './delivery/gate.js';
 import { createWorker, type Worker } from './delivery/worker.js';
 import { RelayError } from './errors.js';
-import { COLLECT_PATHS, createCollectHandler } from './http/collect.js';
+import { createCollectHandler, isCollectPath } from './http/collect.js';
 import { createProbeHandler } from './http/probes.js';
 import { errorBody, sendJson } from './http/respond.js';
 import { createIngest } from './ingest/ingest.js';
@@ -108,7 +108,7 @@ export function createRelay(config: RelayConfig, options: RelayOptions): Relay {
     const url = req.url ?? '/';
     const q = indexOf(url, '?');
     const path = q < 0 ? url : slice(url, 0, q);
-    if (COLLECT_PATHS.has(path)) void collect(req, res);
+    if (isCollectPath(path)) void collect(req, res);
     else if (!probes(req, res, path)) {
       adminApp().then(
         (express) => express(req, res),
