@@ -218,21 +218,34 @@ const scriptCalls = async () => scriptCallsIn(await client.info('commandstats'))
 test('the conversions of one turn share a script call, each answered as it would be alone', async () => {
   const random = generator(4242);
   const count = 150;
+  // Shapes of conversion (last-touch.ts) that take turns within a call: a visitor cookie alone, a
+  // GA4 client ID alone or both; a purchase or a lead (whose converting destinations differ).
+  const refsOf = (i: number): VisitorRef[] => {
+    if (i % 3 === 1) return [{ kind: 'visitor', id: `v-${i}` }, { kind: 'client', id: `c-${i}` }];
+    return i % 7 === 5 ? [{ kind: 'client', id: `c-${i}` }] : [{ kind: 'visitor', id: `v-${i}` }];
+  };
   const conversions = Array.from({ length: count }, (_, i) => ({
-    refs: [{ kind: 'visitor', id: `v-${i}` }] as VisitorRef[],
+    refs: refsOf(i),
     // Some share an order: the first of them in line takes it, the others are duplicates.
-    groups: prepareGroups(destinations, { event_name: 'purchase', transaction_id: i % 40 === 3 ? 'T-SHARED' : `T-${i}`, params: {} }),
+    groups: prepareGroups(destinations, {
+      event_name: i % 5 === 2 ? 'generate_lead' : 'purchase',
+      transaction_id: i % 40 === 3 ? 'T-SHARED' : `T-${i}`,
+      params: {},
+    }),
   }));
   const clicks = conversions.map((_, i) => ({
     destination: random() < 0.5 ? 'cake' : 'tracker',
     age: [0.5, 1, 30, 100][Math.floor(random() * 4)]! * HOUR,
     stored: random() < 0.8,
+    underClient: random() < 0.5,
     id: `CLICK-${i}`,
   }));
   const seed = async () => {
     await client.flushdb();
     for (const [i, click] of clicks.entries()) {
-      if (click.stored) await client.hset(keys.visitor(`v-${i}`), click.destination, `${NOW - click.age}|${click.id}`);
+      const refs = refsOf(i);
+      const holder = refs[click.underClient ? refs.length - 1 : 0]!.id;
+      if (click.stored) await client.hset(keys.visitor(holder), click.destination, `${NOW - click.age}|${click.id}`);
     }
   };
   const outbox = async () => Promise.all(((await client.xrange(keys.outbox, '-', '+')) as Array<[string, string[]]>)
@@ -262,12 +275,13 @@ test('a conversion whose key Redis refuses fails alone; the others of its call a
   const accept = (visitor: string, order: string) =>
     store.acceptLastTouch!([{ kind: 'visitor', id: visitor }], prepareGroups(destinations, { event_name: 'purchase', transaction_id: order, params: {} }), NOW, DAY);
   await client.config('RESETSTAT');
-  const [before, refused, after] = await Promise.allSettled([accept('v-fine', 'O-1'), accept('v-string', 'O-2'), accept('v-fine', 'O-3')]);
+  // The one refused is the first of the call, which defines the shape the other two name.
+  const [refused, one, other] = await Promise.allSettled([accept('v-string', 'O-2'), accept('v-fine', 'O-1'), accept('v-fine', 'O-3')]);
   assert.equal(await scriptCalls(), 1, 'the three shared one call');
   assert.equal(refused.status, 'rejected');
   assert.ok((refused as PromiseRejectedResult).reason instanceof StoreUnavailableError);
   assert.match(String((refused as PromiseRejectedResult).reason.message), /WRONGTYPE/);
-  for (const settled of [before, after]) {
+  for (const settled of [one, other]) {
     assert.equal(settled.status, 'fulfilled');
     assert.equal((settled as PromiseFulfilledResult<LastTouchAccepts>).value.results.get('cake')?.accepted, true);
   }

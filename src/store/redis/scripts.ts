@@ -94,10 +94,12 @@ const SCRIPTS = {
    * click.
    * KEYS: the outbox, then per conversion its refs' visitor hashes, then a dedup key and a job hash
    * per job.
-   * ARGV, per conversion: how many arguments follow for it, how many keys it has, refs, each ref's
-   * kind, nowMs, dedupTtlMs, then per group: its destinations (a count, then the IDs in config order) and its
-   * jobs (a count, then per job: destination, windowMs, withoutClick 0|1, jobId, the job's JSON up
-   * to its click fields).
+   * ARGV, per conversion: how many arguments follow for it, how many keys it has, its shape, nowMs,
+   * then per job of the shape: jobId and the job's JSON up to its click fields. The shape is its
+   * number among the shapes the call has defined, or 0 followed by its definition: dedupTtlMs, the
+   * count of refs, each ref's kind, the count of groups, then per group its destinations (a count,
+   * then the IDs in config order) and its jobs (a count, then per job: destination, windowMs,
+   * withoutClick 0|1).
    * Returns per conversion: each ref's HGETALL; then per job: false when not attributed, 1 when
    * accepted, or "firstJobId|acceptedAt" of the conversion that holds its dedup key; then per
    * group its winner: "repeated" (0|1), then "|kind|capturedAt|destination|clickId" when it had a
@@ -112,6 +114,41 @@ const SCRIPTS = {
     lua: `${EACH_SEGMENT}
       local outbox = KEYS[1]
 
+      -- The call's conversion shapes (last-touch.ts), in the order they are defined: a
+      -- conversion's first argument is its shape's number, or 0 before the shape's definition.
+      local shapes = {}
+
+      -- Reads the shape at ARGV[arg]; returns it and the index of the argument after it.
+      local function shapeAt(arg)
+        local number = tonumber(ARGV[arg])
+        if number ~= 0 then return shapes[number], arg + 1 end
+        local shape = { ttl = ARGV[arg + 1], kinds = {}, groups = {} }
+        local refCount = tonumber(ARGV[arg + 2])
+        arg = arg + 3
+        for r = 1, refCount do
+          local kind = ARGV[arg]
+          shape.kinds[r] = { name = kind, rank = kind == 'visitor' and 0 or 1 }
+          arg = arg + 1
+        end
+        local groupCount = tonumber(ARGV[arg])
+        arg = arg + 1
+        for g = 1, groupCount do
+          local place, count = {}, tonumber(ARGV[arg])
+          for d = 1, count do place[ARGV[arg + d]] = d end
+          arg = arg + count + 1
+          local jobs = {}
+          count = tonumber(ARGV[arg])
+          for j = 1, count do
+            jobs[j] = { destination = ARGV[arg + 1], window = tonumber(ARGV[arg + 2]), withoutClick = ARGV[arg + 3] == '1' }
+            arg = arg + 3
+          end
+          shape.groups[g] = { place = place, jobs = jobs }
+          arg = arg + 1
+        end
+        shapes[#shapes + 1] = shape
+        return shape, arg
+      end
+
       -- "capturedAt|clickId", the time in at most 15 digits. One match, not a find and its
       -- substrings: each call into Lua's string library is a large part of a conversion's cost here.
       local function clickOf(value)
@@ -120,23 +157,20 @@ const SCRIPTS = {
         return tonumber(atText), atText, clickId
       end
 
-      -- The newest click among a group's destinations, ARGV[first .. first + count - 1], in the
-      -- hashes read; ARGV[kinds + r] is hash r's kind.
-      local function newestClick(hashes, kinds, first, count)
-        local place = {}
-        for d = first, first + count - 1 do place[ARGV[d]] = d end
+      -- The newest click in the hashes read among the destinations of a group, place[destination]
+      -- being each one's place in config order; kinds[r] is hash r's kind.
+      local function newestClick(hashes, kinds, place)
         local best
         for r = 1, #hashes do
-          local kind = ARGV[kinds + r]
-          local rank = kind == 'visitor' and 0 or 1
+          local kind = kinds[r]
           local hash = hashes[r]
           for i = 1, #hash, 2 do
             local d = place[hash[i]]
             local at, atText, clickId
             if d then at, atText, clickId = clickOf(hash[i + 1]) end
             if at and (best == nil or at > best.at or (at == best.at and
-                (rank < best.rank or (rank == best.rank and d < best.place)))) then
-              best = { at = at, atText = atText, clickId = clickId, kind = kind, rank = rank, place = d, destination = hash[i] }
+                (kind.rank < best.rank or (kind.rank == best.rank and d < best.place)))) then
+              best = { at = at, atText = atText, clickId = clickId, kind = kind.name, rank = kind.rank, place = d, destination = hash[i] }
             end
           end
         end
@@ -153,11 +187,12 @@ const SCRIPTS = {
 
       -- The job's JSON when the group's click (or, having none, the job's platform) takes it.
       local function bodyOf(job, click, nowMs, now)
+        local spec = job.spec
         if not click then
-          if job.withoutClick then return jobJson(job.head, nil, now) end
+          if spec.withoutClick then return jobJson(job.head, nil, now) end
           return nil
         end
-        if click.destination == job.destination and nowMs - click.at <= job.window then return jobJson(job.head, click, now) end
+        if click.destination == spec.destination and nowMs - click.at <= spec.window then return jobJson(job.head, click, now) end
         return nil
       end
 
@@ -167,31 +202,27 @@ const SCRIPTS = {
         redis.call('XADD', outbox, '*', 'job', job.id)
       end
 
-      -- One conversion: its arguments are ARGV[first .. last], its keys start at KEYS[key].
-      local function accept(key, first, last)
-        local refCount = tonumber(ARGV[first])
-        local kinds = first
-        local now = ARGV[first + refCount + 1]
-        local nowMs, ttl = tonumber(now), ARGV[first + refCount + 2]
+      -- One conversion: its arguments start at ARGV[first], its keys at KEYS[key].
+      local function accept(key, first)
+        local shape, arg = shapeAt(first)
+        local now = ARGV[arg]
+        local nowMs, ttl = tonumber(now), shape.ttl
+        arg = arg + 1
         local hashes = {}
-        for r = 1, refCount do
+        for r = 1, #shape.kinds do
           hashes[r] = redis.call('HGETALL', KEYS[key])
           key = key + 1
         end
 
         local verdicts, winners = {}, {}
-        local arg = first + refCount + 3
-        while arg <= last do
-          local click = newestClick(hashes, kinds, arg + 1, tonumber(ARGV[arg]))
-          arg = arg + tonumber(ARGV[arg]) + 1
-          local count, jobs, earlier, claimed = tonumber(ARGV[arg]), {}, nil, nil
+        for _, group in ipairs(shape.groups) do
+          local click = newestClick(hashes, shape.kinds, group.place)
+          local count, jobs, earlier, claimed = #group.jobs, {}, nil, nil
           for j = 1, count do
-            local at = arg + 5 * (j - 1)
-            jobs[j] = { destination = ARGV[at + 1], window = tonumber(ARGV[at + 2]), withoutClick = ARGV[at + 3] == '1',
-              id = ARGV[at + 4], head = ARGV[at + 5], dedup = KEYS[key], record = KEYS[key + 1] }
+            jobs[j] = { spec = group.jobs[j], id = ARGV[arg], head = ARGV[arg + 1], dedup = KEYS[key], record = KEYS[key + 1] }
+            arg = arg + 2
             key = key + 2
           end
-          arg = arg + 5 * count + 1
           -- A group of one job, attributed, claims its dedup key at once: most conversions are new,
           -- and no other job of the group can have been queued by an earlier run.
           if count == 1 then
@@ -243,8 +274,8 @@ const SCRIPTS = {
             end
           end
         end
-        hashes[refCount + 1] = verdicts
-        hashes[refCount + 2] = winners
+        hashes[#shape.kinds + 1] = verdicts
+        hashes[#shape.kinds + 2] = winners
         return hashes
       end
 
