@@ -30,7 +30,7 @@ const SECRET = 'benchmark-cookie-secret-0123456789';
 const ROOT = join(import.meta.dirname, '..', '..');
 const DIST = join(ROOT, 'dist');
 /** The bundled server, as the container runs it. */
-const SERVER = join(DIST, 'server.mjs');
+const SERVER = join(DIST, 'server.cjs');
 
 const logger = createLogger('error');
 const children: ChildProcess[] = [];

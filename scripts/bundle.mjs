@@ -10,7 +10,7 @@ import { build } from 'esbuild';
  * CommonJS, because only a script (not an ES module) can be compiled with a V8 code cache on
  * Node.js 20; scripts/code-cache.mjs makes that cache next.
  *
- * dist/server.mjs (src/launch.ts) is what `node` runs: it loads dist/relay.cjs with the cache.
+ * dist/server.cjs (src/launch.ts) is what `node` runs: it loads dist/relay.cjs with the cache.
  */
 // A cache belongs to one bundle: the old one goes before the bundle changes.
 rmSync('dist/relay.cjs.codecache', { force: true });
@@ -67,12 +67,19 @@ await build({
   logLevel: 'warning',
 });
 
+/*
+ * The entry is CommonJS too: a main module that is an ES module first loads Node's ES module loader,
+ * which under the server's V8 flags is compiled from source (src/node-flags.ts), about a tenth of a
+ * start on a slow host.
+ */
 await build({
   entryPoints: ['dist/src/launch.js'],
-  outfile: 'dist/server.mjs',
+  outfile: 'dist/server.cjs',
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
+  define: { 'import.meta.url': '__entryUrl' },
+  banner: { js: "const __entryUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 });

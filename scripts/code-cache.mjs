@@ -12,7 +12,7 @@ import { NODE_FLAGS } from '../dist/src/node-flags.js';
  * runs on one image), under the same V8 flags (src/node-flags.ts); a cache made otherwise is
  * refused and the relay compiles from source.
  */
-const SERVER = 'dist/server.mjs';
+const SERVER = 'dist/server.cjs';
 const CODE_CACHE = 'dist/relay.cjs.codecache';
 const START_TIMEOUT_MS = 20_000;
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
 /*
- * The process entry of the bundled server (dist/server.mjs): runs dist/relay.cjs, the relay and its
+ * The process entry of the bundled server (dist/server.cjs): runs dist/relay.cjs, the relay and its
  * dependencies in one file, with the V8 code cache `npm run build` made for it. Compiling the
  * bundle from source is a third of a cold start, and a scale-from-zero request waits for it.
  *

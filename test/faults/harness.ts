@@ -19,7 +19,7 @@ import { Sink, type SinkAnswer, type SinkRequest } from '../helpers/sink.js';
  */
 
 /** The bundled server, as the container runs it. */
-const SERVER = join(import.meta.dirname, '..', '..', 'dist', 'server.mjs');
+const SERVER = join(import.meta.dirname, '..', '..', 'dist', 'server.cjs');
 
 export interface RelayProcess {
   url: string;

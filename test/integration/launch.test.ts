@@ -10,12 +10,12 @@ import { NODE_FLAGS } from '../../src/node-flags.js';
 import { freePort } from '../helpers/redis-server.js';
 
 /*
- * The bundled server as the container starts it (`node --max-semi-space-size=32 dist/server.mjs`, built
+ * The bundled server as the container starts it (`node --max-semi-space-size=32 --min-semi-space-size=16 dist/server.cjs`, built
  * by `npm run build`):
  * with the code cache the build made, with a cache V8 refuses, and with mapped stack traces.
  */
 const DIST = join(import.meta.dirname, '..', '..', 'dist');
-const SERVER = join(DIST, 'server.mjs');
+const SERVER = join(DIST, 'server.cjs');
 const BUNDLE = join(DIST, 'relay.cjs');
 const EXAMPLE_CONFIG = join(import.meta.dirname, '..', '..', 'deploy', 'relay.example.yaml');
 
@@ -48,7 +48,7 @@ async function startOnce(nodeArgs: string[]): Promise<{ stderr: string; health: 
 }
 
 test('the build leaves the bundle, its code cache, the entry that loads them and the bundles loaded later', () => {
-  for (const file of ['server.mjs', 'relay.cjs', 'relay.cjs.codecache', 'relay.cjs.map', 'later/undici.cjs', 'later/express.cjs', 'later/helmet.cjs']) {
+  for (const file of ['server.cjs', 'relay.cjs', 'relay.cjs.codecache', 'relay.cjs.map', 'later/undici.cjs', 'later/express.cjs', 'later/helmet.cjs']) {
     assert.ok(existsSync(join(DIST, file)), `dist/${file} is missing: run npm run build`);
   }
 });
@@ -62,9 +62,9 @@ test('the server starts on the code cache the build made, without a word about i
 test('the container and npm start run the server under the flags its code cache was made under', () => {
   const root = join(import.meta.dirname, '..', '..');
   const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(root, 'deploy', 'Dockerfile'), 'utf8'))?.[1];
-  assert.deepEqual(JSON.parse(cmd ?? 'null'), ['node', ...NODE_FLAGS, 'dist/server.mjs']);
+  assert.deepEqual(JSON.parse(cmd ?? 'null'), ['node', ...NODE_FLAGS, 'dist/server.cjs']);
   const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  assert.equal(scripts.start, ['node', ...NODE_FLAGS, 'dist/server.mjs'].join(' '));
+  assert.equal(scripts.start, ['node', ...NODE_FLAGS, 'dist/server.cjs'].join(' '));
 });
 
 test('a cache made under other V8 flags is refused with one warning, and the server still starts', async () => {
