@@ -69,8 +69,8 @@ await build({
 
 /*
  * The entry is CommonJS too: a main module that is an ES module first loads Node's ES module loader,
- * which under the server's V8 flags is compiled from source (src/node-flags.ts), about a tenth of a
- * start on a slow host.
+ * which under the server's V8 flags, before the entry can restore V8's defaults, is compiled from
+ * source (src/node-flags.ts): about a tenth of a start on a slow host.
  */
 await build({
   entryPoints: ['dist/src/launch.js'],

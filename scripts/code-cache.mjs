@@ -9,8 +9,9 @@ import { NODE_FLAGS } from '../dist/src/node-flags.js';
  * store, through its start and a few requests, and has it write dist/relay.cjs.codecache as it
  * exits. The cache then holds the bytecode of everything a start runs, so the next start compiles
  * almost nothing. It must be made by the same Node.js build that runs it (the Dockerfile builds and
- * runs on one image), under the same V8 flags (src/node-flags.ts); a cache made otherwise is
- * refused and the relay compiles from source.
+ * runs on one image), under the same V8 flags; a cache made otherwise is refused and the relay
+ * compiles from source. The server's own flags (src/node-flags.ts) are set back to V8's defaults
+ * before the cache is read or made, so the cache is V8's defaults' either way.
  */
 const SERVER = 'dist/server.cjs';
 const CODE_CACHE = 'dist/relay.cjs.codecache';

@@ -1,3 +1,4 @@
+import { restoreDefaultV8Flags } from './node-flags.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -13,6 +14,9 @@ import { Script } from 'node:vm';
  * it otherwise, and the relay then compiles from source as usual and says so once on stderr.
  * Nothing else differs.
  */
+
+// First: what loads after this takes Node's code cache for its built-in modules.
+restoreDefaultV8Flags();
 
 const dir = dirname(fileURLToPath(import.meta.url));
 const BUNDLE = join(dir, 'relay.cjs');

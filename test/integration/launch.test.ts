@@ -59,6 +59,36 @@ test('the server starts on the code cache the build made, without a word about i
   assert.doesNotMatch(stderr, /code cache/);
 });
 
+test('the server starts on its code cache without the flags too: it is read under V8\'s defaults', async () => {
+  const { stderr, health } = await startOnce([]);
+  assert.deepEqual(health, { status: 'ok' });
+  assert.doesNotMatch(stderr, /code cache/);
+});
+
+test('after V8\'s default flags are restored, the young generation keeps the sizes the flags gave it', async () => {
+  // Objects kept alive in a ring: most survive a scavenge, so the young generation grows to its most.
+  const program = `
+    import { getHeapSpaceStatistics } from 'node:v8';
+    import { restoreDefaultV8Flags } from ${JSON.stringify(pathToFileURL(join(DIST, 'src', 'node-flags.js')).href)};
+    const newSpaceMiB = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 2 ** 20;
+    restoreDefaultV8Flags();
+    const first = newSpaceMiB();
+    const ring = new Array(200000);
+    let most = 0;
+    for (let i = 0; i < 4000000; i++) {
+      ring[i % ring.length] = { i };
+      if ((i & 0xffff) === 0) most = Math.max(most, newSpaceMiB());
+    }
+    console.log(JSON.stringify({ first, most }));`;
+  const run = async (flags: readonly string[]) => {
+    const { stdout } = await promisify(execFile)(process.execPath, [...flags, '--input-type=module', '-e', program]);
+    return JSON.parse(stdout) as { first: number; most: number };
+  };
+  const [withFlags, defaults] = await Promise.all([run(NODE_FLAGS), run([])]);
+  assert.ok(withFlags.first > defaults.first, `starts at ${withFlags.first} MiB under the flags, ${defaults.first} without`);
+  assert.ok(withFlags.most > defaults.most, `grows to ${withFlags.most} MiB under the flags, ${defaults.most} without`);
+});
+
 test('the container and npm start run the server under the flags its code cache was made under', () => {
   const root = join(import.meta.dirname, '..', '..');
   const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(root, 'deploy', 'Dockerfile'), 'utf8'))?.[1];
@@ -68,8 +98,8 @@ test('the container and npm start run the server under the flags its code cache 
 });
 
 test('a cache made under other V8 flags is refused with one warning, and the server still starts', async () => {
-  // No flags at all differ from the build's, as another Node.js build differs by its version.
-  const { stderr, health } = await startOnce([]);
+  // A flag of the operator's differs from the build's, as another Node.js build differs by its version.
+  const { stderr, health } = await startOnce(['--max-old-space-size=1024']);
   assert.deepEqual(health, { status: 'ok' });
   const warnings = stderr.split('\n').filter((line) => line.includes('code cache'));
   assert.equal(warnings.length, 1);
