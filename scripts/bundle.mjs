@@ -12,17 +12,18 @@ import { build } from 'esbuild';
  *
  * dist/server.cjs (src/launch.ts) is what `node` runs: it loads dist/relay.cjs with the cache.
  */
-// A cache belongs to one bundle: the old one goes before the bundle changes.
-rmSync('dist/relay.cjs.codecache', { force: true });
-
 /*
  * Libraries the server loads on first use only, each in a bundle of its own beside relay.cjs:
  * undici with the first postback, express and helmet with the first admin or /metrics request.
  * Out of relay.cjs, they are not read at every start: a start reads and maps the main bundle
- * whole, and these were 1.2 MB of its 2.4 MB. They are compiled on first use (no code cache).
+ * whole, and these were 1.2 MB of its 2.4 MB. Each has a code cache of its own too
+ * (scripts/code-cache.mjs), so its first use does not compile it either.
  */
 const LATER = ['undici', 'express', 'helmet'];
 const later = (name) => `./later/${name}.cjs`;
+
+// A cache belongs to one bundle: the old ones go before the bundles change.
+for (const bundle of ['relay.cjs', ...LATER.map(later)]) rmSync(`dist/${bundle}.codecache`, { force: true });
 
 for (const name of LATER) {
   await build({
