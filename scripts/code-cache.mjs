@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +19,8 @@ import { NODE_FLAGS } from '../dist/src/node-flags.js';
  * back to V8's defaults before a cache is read or made, so the caches are V8's defaults' either way.
  */
 const SERVER = 'dist/server.cjs';
-const CODE_CACHES = ['dist/relay.cjs', 'dist/later/undici.cjs', 'dist/later/express.cjs', 'dist/later/helmet.cjs']
+/** The main bundle's cache, and one for each library bundled to load on first use (scripts/bundle.mjs). */
+const CODE_CACHES = ['dist/relay.cjs', ...readdirSync('dist/later').filter((f) => f.endsWith('.cjs')).map((f) => `dist/later/${f}`)]
   .map((bundle) => `${bundle}.codecache`);
 const START_TIMEOUT_MS = 20_000;
 const ADMIN_TOKEN = 'code-cache-admin-token';
@@ -48,7 +49,6 @@ const configDir = mkdtempSync(join(tmpdir(), 'relay-code-cache-'));
 const configPath = join(configDir, 'relay.yaml');
 writeFileSync(configPath, stringify(config));
 
-for (const cache of CODE_CACHES) rmSync(cache, { force: true });
 const child = spawn(process.execPath, [...NODE_FLAGS, SERVER], {
   env: {
     PATH: process.env.PATH, PORT: String(port), RELAY_CONFIG: configPath, LOG_LEVEL: 'error',

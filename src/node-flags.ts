@@ -16,8 +16,8 @@ import { setFlagsFromString } from 'node:v8';
  */
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32', '--min-semi-space-size=16'];
 
-/** Each of NODE_FLAGS at V8's default value (0: sized from the heap's limit). */
-const V8_DEFAULTS: readonly string[] = ['--max-semi-space-size=0', '--min-semi-space-size=0'];
+/** Each of NODE_FLAGS at V8's default value: they are sizes, and 0 has V8 size it from the heap's limit. */
+const V8_DEFAULTS: readonly string[] = NODE_FLAGS.map((flag) => `${flag.slice(0, flag.indexOf('='))}=0`);
 
 /**
  * Sets the flags back to V8's defaults once the heap has taken its sizes from them, which it keeps.
