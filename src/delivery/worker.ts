@@ -55,8 +55,29 @@ export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker
     );
   }
 
+  /**
+   * Wakes the loop once at least `slots` postbacks are free to start. One waiter and a count, not a
+   * race over the postbacks in flight: a race adds a reaction to each of them, every time, and
+   * each finished postback would then run one per race it outlived.
+   */
+  let slotsWanted = 0;
+  let wakeLoop: (() => void) | undefined;
+  function freeSlots(slots: number): Promise<void> {
+    return new Promise((resolve) => {
+      slotsWanted = slots;
+      wakeLoop = resolve;
+    });
+  }
+
   function run(claimed: ClaimedJob): void {
-    const task = deliverOne(claimed).finally(() => running.delete(task));
+    const task = deliverOne(claimed).finally(() => {
+      running.delete(task);
+      if (wakeLoop && options.concurrency - running.size >= slotsWanted) {
+        const wake = wakeLoop;
+        wakeLoop = undefined;
+        wake();
+      }
+    });
     running.add(task);
   }
 
@@ -66,9 +87,11 @@ export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker
       lastPromote = now;
       await deps.outbox.promoteDue(now);
     }
-    // Claim in batches: with most slots busy, wait for one to finish rather than ask for one job at a time.
-    if (running.size > 0 && options.concurrency - running.size < Math.ceil(options.concurrency / 4)) {
-      await Promise.race(running);
+    // Claim in batches: with most slots busy, wait for a quarter of them to free up rather than
+    // ask for one job at a time.
+    const batch = Math.ceil(options.concurrency / 4);
+    if (running.size > 0 && options.concurrency - running.size < batch) {
+      await freeSlots(batch);
       return;
     }
     const free = options.concurrency - running.size;
