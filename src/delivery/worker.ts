@@ -38,7 +38,8 @@ const TRICKLE_PAUSE_MS = 100;
 
 /** The delivery loop: claim, deliver with bounded concurrency, promote due retries, reclaim stale. */
 export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker {
-  const running = new Set<Promise<void>>();
+  /** Postbacks in flight, each with its job's receipt. */
+  const running = new Map<Promise<void>, string>();
   let active = false;
   let loop: Promise<void> | undefined;
   let lastReclaim = 0;
@@ -69,16 +70,48 @@ export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker
     });
   }
 
-  function run(claimed: ClaimedJob): void {
+  function run(claimed: ClaimedJob): Promise<void> {
     const task = deliverOne(claimed).finally(() => {
       running.delete(task);
+      if (running.size === 0) stopKeepingClaimed();
       if (wakeLoop && options.concurrency - running.size >= slotsWanted) {
         const wake = wakeLoop;
         wakeLoop = undefined;
         wake();
       }
     });
-    running.add(task);
+    running.set(task, claimed.receipt);
+    keepingClaimed ??= setInterval(keepClaimed, keepClaimedEveryMs).unref();
+    return task;
+  }
+
+  /**
+   * The jobs in flight are claimed again, to this worker, every quarter of the idle time after
+   * which another worker may take them over: a job that waits for its destination's free slot, or
+   * for a slow network's answer, is not idle, and taken over it would be sent twice.
+   */
+  const keepClaimedEveryMs = Math.max(10, Math.floor(options.reclaimIdleMs / 4));
+  let keepingClaimed: NodeJS.Timeout | undefined;
+  let keepClaimedCall: Promise<unknown> | undefined;
+  function keepClaimed(): void {
+    // A store slow to answer gets one call at a time.
+    if (keepClaimedCall || running.size === 0) return;
+    keepClaimedCall = deps.outbox
+      .keepClaimed(options.consumer, [...running.values()])
+      .catch((err: Error) => reportStoreError(err))
+      .finally(() => (keepClaimedCall = undefined));
+  }
+  function stopKeepingClaimed(): void {
+    clearInterval(keepingClaimed);
+    keepingClaimed = undefined;
+  }
+
+  function reportStoreError(err: Error): void {
+    const now = Date.now();
+    if (now - lastErrorReport > 10_000) {
+      lastErrorReport = now;
+      deps.logger.warn({ err: err.message }, 'worker.store_unavailable');
+    }
   }
 
   async function tick(): Promise<void> {
@@ -114,11 +147,7 @@ export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker
         await tick();
       } catch (err) {
         if (!active) break;
-        const now = Date.now();
-        if (now - lastErrorReport > 10_000) {
-          lastErrorReport = now;
-          deps.logger.warn({ err: (err as Error).message }, 'worker.store_unavailable');
-        }
+        reportStoreError(err as Error);
         await sleep(ERROR_PAUSE_MS);
       }
     }
@@ -137,7 +166,7 @@ export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker
       // Postbacks in flight get the grace period. The loop itself only gets a poll's length: if the
       // store is down it may wait for ever, and anything it claims late is reclaimed by another worker.
       const loopSettled = sleep(options.pollMs + 200, undefined, { signal: timer.signal }).catch(() => undefined);
-      await Promise.race([Promise.all([Promise.race([loop, loopSettled]), ...running]), deadline]);
+      await Promise.race([Promise.all([Promise.race([loop, loopSettled]), ...running.keys()]), deadline]);
       timer.abort();
       return { unfinished: running.size };
     },
@@ -151,7 +180,7 @@ export function createWorker(deps: DeliveryDeps, options: WorkerOptions): Worker
         if (batch.length === 0) batch = await deps.outbox.claim(options.consumer, options.concurrency, 0);
         if (batch.length === 0) break;
         attempted += batch.length;
-        await Promise.all(batch.map((claimed) => deliverOne(claimed)));
+        await Promise.all(batch.map((claimed) => run(claimed)));
         batch = [];
       }
       return { attempted };

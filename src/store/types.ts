@@ -112,6 +112,13 @@ export interface Outbox {
   promoteDue(now: number): Promise<number>;
   /** Takes over jobs another consumer claimed and did not settle within `minIdleMs`. */
   reclaim(consumer: string, minIdleMs: number, max: number): Promise<ClaimedJob[]>;
+  /**
+   * Says that this consumer is still working on these claimed jobs (by receipt), so that `reclaim`
+   * does not hand them to another worker while they wait for their destination or its answer.
+   * Jobs settled already, or taken over by another consumer, are left alone; returns how many
+   * were still this consumer's.
+   */
+  keepClaimed(consumer: string, receipts: readonly string[]): Promise<number>;
   /** Jobs accepted and not yet settled: queued, in delivery, or waiting to retry. */
   backlog(): Promise<number>;
   /** Newest first. */

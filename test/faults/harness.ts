@@ -189,6 +189,40 @@ export function judge(ledger: Ledger, network: DedupingNetwork): Verdict {
   return { acked: ledger.acked.size, lost, duplicated, repeatHits };
 }
 
+/** What the relays' own log lines say of each order: jobs accepted, and postback attempts by outcome. */
+export interface RelayAccount {
+  /** Orders with more than one accepted job. */
+  acceptedTwice: string[];
+  /** Orders with more than one attempt that got the network's verdict: sent again after an answer. */
+  answeredTwice: string[];
+  /** Attempts that got no answer (a timeout, a dropped connection): the network may have them. */
+  unanswered: number;
+}
+
+export function accountFrom(relays: RelayProcess[]): RelayAccount {
+  const accepted = new Map<string, number>();
+  const answered = new Map<string, number>();
+  let unanswered = 0;
+  const count = (map: Map<string, number>, order: string) => map.set(order, (map.get(order) ?? 0) + 1);
+  for (const relay of relays) {
+    for (const text of relay.logs) {
+      let line: { message?: string; transaction_id?: string; status?: string; response?: unknown; reason?: string };
+      try {
+        line = JSON.parse(text) as typeof line;
+      } catch {
+        continue;
+      }
+      if (!line.transaction_id) continue;
+      if (line.message === 'conversion.accepted') count(accepted, line.transaction_id);
+      if (line.message !== 'postback.attempt' && line.message !== 'postback.dead') continue;
+      if (line.status === 'retrying' && /^(no answer|network error)/.test(line.reason ?? '')) unanswered += 1;
+      else count(answered, line.transaction_id);
+    }
+  }
+  const twice = (map: Map<string, number>) => [...map].filter(([, n]) => n > 1).map(([order]) => order);
+  return { acceptedTwice: twice(accepted), answeredTwice: twice(answered), unanswered };
+}
+
 /** Waits until every acked order reached the network, or the time runs out; returns the time taken. */
 export async function waitForDrain(ledger: Ledger, network: DedupingNetwork, timeoutMs: number): Promise<number> {
   const started = Date.now();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  cakeOn, faultFixtures, judge, report, runLoad, startRelayProcess, waitForDrain, writeConfig, type RelayProcess,
+  accountFrom, cakeOn, faultFixtures, judge, report, runLoad, startRelayProcess, waitForDrain, writeConfig, type RelayProcess,
 } from './harness.js';
 
 /** Faults of the relay itself: crashes mid-delivery, shutdowns under load, racing instances. */
@@ -70,13 +70,21 @@ test('11. the same order fired in parallel by five clients at two instances: one
   const b = await startRelayProcess(fixtures.redis.url, config);
   t.after(() => [a, b].forEach((p) => p.signal('SIGKILL')));
   const ledger = await runLoad({ targets: () => [a.url, b.url], rate: 100, durationMs: 3_000, prefix: 'race', copies: 5 });
-  const drainMs = await waitForDrain(ledger, fixtures.network, 30_000);
+  const drainMs = await waitForDrain(ledger, fixtures.network, 60_000);
   await sleep(500);
   const verdict = judge(ledger, fixtures.network);
-  report({ case: 'same order ×5 in parallel at two instances', load: `${ledger.orders} orders × 5`, lost: verdict.lost.length, duplicated: verdict.duplicated.length, drainMs, note: `${verdict.repeatHits} repeat hits` });
+  const account = accountFrom([a, b]);
+  report({
+    case: 'same order ×5 in parallel at two instances', load: `${ledger.orders} orders × 5`, lost: verdict.lost.length,
+    duplicated: verdict.duplicated.length, drainMs, note: `${verdict.repeatHits} repeat hits, ${account.unanswered} attempts without an answer`,
+  });
   assert.equal(verdict.acked, ledger.orders);
   assert.deepEqual(verdict.lost, []);
-  assert.equal(verdict.repeatHits, 0, 'exactly one postback per order');
+  assert.deepEqual(account.acceptedTwice, [], 'one job per order, whichever instance and copy came first');
+  assert.deepEqual(account.answeredTwice, [], 'no job is sent again once the network answered it');
+  // A postback that got no answer in time is retried, and the network may have had the first: on
+  // a loaded machine that is the only repeat there may be.
+  assert.ok(verdict.repeatHits <= account.unanswered, `${verdict.repeatHits} repeat hits, ${account.unanswered} unanswered attempts`);
 });
 
 test('SIGTERM while Redis is down: the relay still exits before Cloud Run\'s 10 s kill', async (t) => {

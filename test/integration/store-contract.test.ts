@@ -161,6 +161,27 @@ for (const [name, makeStore] of stores) {
       assert.equal(await store.outbox.backlog(), 0, 'every entry is closed, the refused one too: its postback is not sent twice');
     });
 
+    test('outbox: a job its worker keeps claimed is not reclaimed, however long its delivery takes', async (t) => {
+      const store = await open(t);
+      for (const id of ['slow', 'stalled']) await store.outbox.accept(job(id), `k-${id}`, DAY);
+      const claimed = new Map((await store.outbox.claim('w1', 10, 50)).map((c) => [c.job.id, c]));
+      const slow = claimed.get('slow')!;
+      for (let i = 0; i < 3; i++) {
+        await sleep(60);
+        assert.equal(await store.outbox.keepClaimed('w1', [slow.receipt]), 1, 'still w1\'s');
+      }
+      const reclaimed = await store.outbox.reclaim('w2', 100, 10);
+      assert.deepEqual(reclaimed.map((c) => c.job.id), ['stalled'], 'only the job nobody kept claimed is taken over');
+      assert.equal(await store.outbox.keepClaimed('w1', [claimed.get('stalled')!.receipt]), 0, 'w1 does not take it back from w2');
+      assert.equal(await store.outbox.keepClaimed('w2', [slow.receipt]), 0, 'nor w2 the one w1 kept');
+      await store.outbox.complete(slow, 'success');
+      assert.equal(await store.outbox.keepClaimed('w1', [slow.receipt]), 0, 'a settled job is no longer anyone\'s');
+      await store.outbox.complete(reclaimed[0]!, 'success');
+      assert.equal(await store.outbox.backlog(), 0);
+      assert.equal(await store.outbox.state('slow'), 'settled');
+      assert.equal(await store.outbox.keepClaimed('w1', []), 0);
+    });
+
     test('dead letters: kept with the last answer; a replay queues each once and never resets dedup', async (t) => {
       const store = await open(t);
       for (const id of ['d1', 'd2', 'd3']) await store.outbox.accept(job(id), `k-${id}`, DAY);

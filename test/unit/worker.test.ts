@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeliveryDeps } from '../../src/delivery/deliver.js';
 import { createWorker } from '../../src/delivery/worker.js';
 import { createLogger } from '../../src/log.js';
@@ -17,6 +18,7 @@ function loopOn(total: number) {
   let inFlight = 0;
   let mostInFlight = 0;
   const finished: string[] = [];
+  const kept: Array<[string, string[]]> = [];
   const job = (i: number): ClaimedJob => ({
     job: { id: `job-${i}`, destination: 'removed', event: { event_name: 'purchase', params: {} }, clickId: 'c', clickSource: 'visitor', clickCapturedAt: 0, acceptedAt: 0 },
     attempt: 1,
@@ -26,6 +28,10 @@ function loopOn(total: number) {
   const outbox = {
     promoteDue: async () => 0,
     reclaim: async () => [],
+    async keepClaimed(consumer: string, receipts: readonly string[]) {
+      kept.push([consumer, [...receipts].sort()]);
+      return receipts.length;
+    },
     async claim(_consumer: string, max: number) {
       const n = Math.min(max, total - handed);
       if (n === 0) {
@@ -63,7 +69,7 @@ function loopOn(total: number) {
     finishing.shift()!();
     await new Promise((resolve) => setImmediate(resolve));
   }
-  return { deps, claims, finished, finishOne, get mostInFlight() { return mostInFlight; } };
+  return { deps, claims, finished, kept, finishOne, get mostInFlight() { return mostInFlight; } };
 }
 
 test('the worker keeps at most its concurrency in flight and claims a quarter of its slots at a time', async () => {
@@ -91,4 +97,21 @@ test('a stopped worker waits for the postbacks in flight and claims nothing more
   assert.deepEqual(await stopping, { unfinished: 0 });
   const claimed = loop.claims.reduce((sum, max) => sum + max, 0);
   assert.ok(loop.finished.length <= claimed && loop.finished.length < 100, 'the rest stays queued');
+});
+
+test('the postbacks in flight stay claimed to their worker while they wait, and no longer', async () => {
+  const loop = loopOn(4);
+  const worker = createWorker(loop.deps, { consumer: 'w1', concurrency: 4, pollMs: 250, reclaimIdleMs: 40 });
+  worker.start();
+  await sleep(80);
+  assert.ok(loop.kept.length >= 2, `kept claimed every 10 ms, ${loop.kept.length} times in 80 ms`);
+  for (const [consumer, receipts] of loop.kept) {
+    assert.equal(consumer, 'w1');
+    assert.deepEqual(receipts, ['0-0', '0-1', '0-2', '0-3']);
+  }
+  for (let i = 0; i < 4; i++) await loop.finishOne();
+  await worker.stop(1_000);
+  const calls = loop.kept.length;
+  await sleep(50);
+  assert.equal(loop.kept.length, calls, 'nothing in flight, nothing to keep');
 });

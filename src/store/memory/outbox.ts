@@ -144,6 +144,18 @@ export function createMemoryOutbox(
       return stale.map((record) => hand(record, consumer));
     },
 
+    async keepClaimed(consumer, receipts) {
+      const now = Date.now();
+      let kept = 0;
+      for (const id of receipts) {
+        const record = jobs.get(id);
+        if (!record || !inFlight.has(id) || record.consumer !== consumer) continue;
+        record.claimedAt = now;
+        kept += 1;
+      }
+      return kept;
+    },
+
     async backlog() {
       return queue.length + inFlight.size + waiting.size;
     },

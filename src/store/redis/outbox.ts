@@ -183,6 +183,11 @@ export function createRedisOutbox(connections: RedisConnections, writes: WorkerW
       return loadClaimed(entries);
     },
 
+    async keepClaimed(consumer, receipts) {
+      if (receipts.length === 0) return 0;
+      return worker.keepClaimed(keys.outbox, CONSUMER_GROUP, consumer, ...receipts);
+    },
+
     // What an operator or a scrape asks goes over the fail-fast connection: an outage answers 503, never hangs.
     async backlog() {
       const [queued, waiting] = await withDeadline(Promise.all([request.xlen(keys.outbox), request.zcard(keys.retry)]), 'backlog');

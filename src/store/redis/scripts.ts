@@ -329,6 +329,28 @@ const SCRIPTS = {
         return 1
       end)`,
   },
+  /**
+   * KEYS: the outbox. ARGV: group, consumer, then entry IDs. Resets the idle time of the entries
+   * still pending for this consumer (XCLAIM to itself, JUSTID: no delivery counted), so that no
+   * other worker's reclaim takes a job that is still being delivered; an entry settled already, or
+   * taken over by another consumer, is left alone. Returns how many were kept.
+   */
+  keepClaimed: {
+    numberOfKeys: 1,
+    lua: `
+      local claim = { KEYS[1], ARGV[1], ARGV[2], 0 }
+      for i = 3, #ARGV do
+        if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2]) > 0 then
+          claim[#claim + 1] = ARGV[i]
+        end
+      end
+      local kept = #claim - 4
+      if kept > 0 then
+        claim[#claim + 1] = 'JUSTID'
+        redis.call('XCLAIM', unpack(claim))
+      end
+      return kept`,
+  },
   /** KEYS: outbox, retry zset, job hash. ARGV: entryId, group, jobId, dueAtMs, outcome, attemptAdjust. */
   retryJob: {
     numberOfKeys: 3,
@@ -410,6 +432,7 @@ export interface RelayScripts {
   acceptLastTouch(numberOfKeys: number, ...keysThenArgs: ScriptArg[]): Promise<unknown[]>;
   loadClaimedJobs(numberOfKeys: number, ...jobs: string[]): Promise<Array<string | number | null>>;
   workerWrites(numberOfKeys: number, ...keysThenArgs: ScriptArg[]): Promise<unknown[]>;
+  keepClaimed(outbox: string, ...args: ScriptArg[]): Promise<number>;
   retryJob(outbox: string, retry: string, job: string, ...args: ScriptArg[]): Promise<number>;
   deadLetterJob(outbox: string, dead: string, job: string, ...args: ScriptArg[]): Promise<number>;
   replayJob(job: string, outbox: string, dead: string, ...args: ScriptArg[]): Promise<number>;
