@@ -63,8 +63,11 @@ test('2. redis-server frozen (SIGSTOP 5 s): 503 within the deadline, memory boun
   });
   assert.ok(ledger.non2xx > 0, 'requests during the freeze were refused, not held');
   assert.equal(verdict.acked, ledger.orders, 'every order was accepted in the end');
-  // The store deadline is 1 s; the margin covers the burst of replies when Redis thaws.
-  assert.ok(p99 <= 1_500, `p99 ${Math.round(p99)} ms: the 1 s store deadline did not hold`);
+  // The store deadline is 1 s. The margins cover the burst of replies when Redis thaws and a
+  // loaded machine's scheduling (p99 1.2–1.6 s seen on two cores); a request held for the freeze
+  // would take up to its 5 s.
+  assert.ok(p99 <= 2_000, `p99 ${Math.round(p99)} ms: the 1 s store deadline did not hold`);
+  assert.ok(slowest < 3_000, `the slowest answer took ${Math.round(slowest)} ms: a request waited out the freeze`);
   assert.ok(rssDuring - rssBefore < 50e6, `RSS grew ${rssDuring - rssBefore} bytes while frozen`);
   assert.deepEqual(verdict.lost, []);
   assert.deepEqual(verdict.duplicated, []);
