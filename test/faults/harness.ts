@@ -206,7 +206,7 @@ export function accountFrom(relays: RelayProcess[]): RelayAccount {
   const count = (map: Map<string, number>, order: string) => map.set(order, (map.get(order) ?? 0) + 1);
   for (const relay of relays) {
     for (const text of relay.logs) {
-      let line: { message?: string; transaction_id?: string; status?: string; response?: unknown; reason?: string };
+      let line: { message?: string; transaction_id?: string; status?: string; reason?: string };
       try {
         line = JSON.parse(text) as typeof line;
       } catch {
