@@ -24,6 +24,14 @@ const LITERAL_PLACEHOLDERS = new Set([
 
 const EMPTY_LIKE = new Set(['null', 'undefined', 'none', 'nan', '(not set)', 'false', 'true', '0', '-1']);
 
+/**
+ * Letters, digits, `_`, `.` and `-` only: no placeholder syntax can match and there is nothing to
+ * decode, so only a literal stand-in can make such a value a placeholder, and none is longer than
+ * this. Most click IDs are such values, and are checked once per landing and once per postback.
+ */
+const PLAIN = /^[A-Za-z0-9_.-]+$/;
+const LONGEST_STAND_IN = Math.max(...[...LITERAL_PLACEHOLDERS, ...EMPTY_LIKE].map((text) => text.length));
+
 /** Undoes up to two layers of percent-encoding, so `%257Bclickid%257D` is seen as `{clickid}`. */
 function decodedForms(value: string): string[] {
   const forms = [value];
@@ -47,6 +55,7 @@ function decodedForms(value: string): string[] {
  * for a marketer reading the trace.
  */
 export function placeholderReason(value: string): string | undefined {
+  if (value.length > LONGEST_STAND_IN && PLAIN.test(value)) return undefined;
   for (const form of decodedForms(value)) {
     const trimmed = form.trim();
     if (trimmed === '') return 'the value is empty';

@@ -17,6 +17,7 @@ const refused: Array<[string, RegExp]> = [
   ['!!!awc!!!', /!!!macro!!!/],
   ['REPLACE', /literal placeholder/],
   ['transaction_id', /literal placeholder/],
+  ['request_session_id', /literal placeholder/],
   ['null', /empty-value stand-in/],
   ['(not set)', /empty-value stand-in/],
   ['%7Bclickid%7D', /\{macro\}/],
@@ -34,6 +35,8 @@ const accepted = [
   'Cj0KCQiA-abc_DEF',
   'value%20with%20spaces',
   '100%',
+  'abcdefabcdefabcdefabcdefabcdefab',
+  'Cj0KCQiA.abc_DEF-0123456789',
 ];
 
 for (const [value, why] of refused) {
@@ -49,3 +52,10 @@ for (const value of accepted) {
     assert.equal(placeholderReason(value), undefined);
   });
 }
+
+test('a value of plain characters longer than every literal stand-in is never a placeholder', () => {
+  // The stand-ins are what such a value could still be refused as; the longest one is refused.
+  assert.match(placeholderReason('REQUEST_SESSION_ID') ?? '', /literal placeholder/);
+  assert.equal(placeholderReason('REQUEST_SESSION_IDS'), undefined);
+  assert.match(placeholderReason('REQUEST_SESSION_ID_{x}') ?? '', /\{macro\}/);
+});
