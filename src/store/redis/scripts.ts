@@ -196,9 +196,10 @@ const SCRIPTS = {
         return nil
       end
 
-      -- The job's record, queued: its dedup key is claimed already.
+      -- The job's record, queued: its dedup key is claimed already. Its attempts are the string
+      -- '0': a Lua number passed to Redis is formatted with sprintf first, every conversion.
       local function record(job)
-        redis.call('HSET', job.record, 'job', job.body, 'state', 'queued', 'attempts', 0)
+        redis.call('HSET', job.record, 'job', job.body, 'state', 'queued', 'attempts', '0')
         redis.call('XADD', outbox, '*', 'job', job.id)
       end
 
