@@ -27,6 +27,9 @@ const EACH_SEGMENT = `
  * Every multi-key write is one Lua script, so it is atomic, and every script is safe to run twice:
  * ioredis re-sends a command whose reply was lost on a dropped connection.
  *
+ * Numbers a script passes to Redis are strings ('0', not 0): Redis formats a Lua number with
+ * sprintf first, which showed in a conversion's cost.
+ *
  * A job's record has no expiry while its job is queued or waits for a retry, so that no eviction
  * policy for keys with a TTL (Memorystore's default, volatile-lru) can take a job that is still to
  * be sent; settling gives it the settled retention, dying the dead-letter retention.
@@ -81,7 +84,7 @@ const SCRIPTS = {
       local first = redis.call('GET', KEYS[1])
       if first then return first end
       redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[4], 'PX', ARGV[2])
-      redis.call('HSET', KEYS[2], 'job', ARGV[3], 'state', 'queued', 'attempts', 0)
+      redis.call('HSET', KEYS[2], 'job', ARGV[3], 'state', 'queued', 'attempts', '0')
       redis.call('XADD', KEYS[3], '*', 'job', ARGV[1])
       return false`,
   },
@@ -196,8 +199,7 @@ const SCRIPTS = {
         return nil
       end
 
-      -- The job's record, queued: its dedup key is claimed already. Its attempts are the string
-      -- '0': a Lua number passed to Redis is formatted with sprintf first, every conversion.
+      -- The job's record, queued: its dedup key is claimed already.
       local function record(job)
         redis.call('HSET', job.record, 'job', job.body, 'state', 'queued', 'attempts', '0')
         redis.call('XADD', outbox, '*', 'job', job.id)
@@ -294,7 +296,7 @@ const SCRIPTS = {
         local job = redis.call('HMGET', key, 'job', 'since')
         local at = 3 * i - 2
         out[at], out[at + 1], out[at + 2] = job[1], job[2], 0
-        if job[1] then out[at + 2] = redis.call('HINCRBY', key, 'attempts', 1) end
+        if job[1] then out[at + 2] = redis.call('HINCRBY', key, 'attempts', '1') end
       end
       return out`,
   },
@@ -339,9 +341,9 @@ const SCRIPTS = {
   keepClaimed: {
     numberOfKeys: 1,
     lua: `
-      local claim = { KEYS[1], ARGV[1], ARGV[2], 0 }
+      local claim = { KEYS[1], ARGV[1], ARGV[2], '0' }
       for i = 3, #ARGV do
-        if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2]) > 0 then
+        if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], '1', ARGV[2]) > 0 then
           claim[#claim + 1] = ARGV[i]
         end
       end
@@ -386,7 +388,7 @@ const SCRIPTS = {
       if redis.call('HGET', KEYS[1], 'state') ~= 'dead' then return 0 end
       local entry = redis.call('HGET', KEYS[1], 'deadEntry')
       if entry then redis.call('XDEL', KEYS[3], entry) end
-      redis.call('HSET', KEYS[1], 'state', 'queued', 'attempts', 0, 'since', ARGV[2])
+      redis.call('HSET', KEYS[1], 'state', 'queued', 'attempts', '0', 'since', ARGV[2])
       redis.call('HDEL', KEYS[1], 'deadEntry')
       redis.call('PERSIST', KEYS[1])
       redis.call('XADD', KEYS[2], '*', 'job', ARGV[1])
@@ -408,7 +410,7 @@ const SCRIPTS = {
         return 'duplicate'
       end
       redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[4], 'PX', ARGV[2])
-      redis.call('HSET', KEYS[2], 'job', ARGV[3], 'state', 'queued', 'attempts', 0)
+      redis.call('HSET', KEYS[2], 'job', ARGV[3], 'state', 'queued', 'attempts', '0')
       redis.call('XADD', KEYS[3], '*', 'job', ARGV[1])
       return 'restored'`,
   },
@@ -416,7 +418,7 @@ const SCRIPTS = {
   promoteDue: {
     numberOfKeys: 2,
     lua: `
-      local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+      local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', '0', ARGV[2])
       for _, id in ipairs(due) do
         redis.call('ZREM', KEYS[1], id)
         redis.call('XADD', KEYS[2], '*', 'job', id)
