@@ -28,6 +28,8 @@ async function main(): Promise<void> {
   const store = createRedisStore(config.redisUrl, { logMaxEntries: config.file.postbackLog.maxEntries, log: logger });
   const dedupTtlMs = config.file.dedupDays * 86_400_000;
   const path = process.argv[2];
+  // Read before the lines are: a readline interface that waits for an await loses its lines.
+  const queued = await store.outbox.queuedJobIds();
   const lines = createInterface({ input: path && path !== '-' ? createReadStream(path) : process.stdin, crlfDelay: Infinity });
 
   const counts: Record<JobState | 'restored' | 'duplicate' | 'unreadable', number> = {
@@ -42,7 +44,8 @@ async function main(): Promise<void> {
       counts.unreadable += 1;
       continue;
     }
-    const state = await store.outbox.state(line.job.id);
+    // A job queued since its acceptance has no record on Redis: its outbox entry says it is pending.
+    const state = (await store.outbox.state(line.job.id)) ?? (queued.has(line.job.id) ? 'queued' : undefined);
     if (state) {
       counts[state] += 1;
       if (state === 'dead') dead.push(line.job.id);

@@ -81,6 +81,9 @@ export interface ReplaySelection {
   to?: number | undefined;
 }
 
+/** Why a replay skipped an ID the store has no record of (on Redis, a job queued since its acceptance has none). */
+export const NO_DEAD_JOB = 'no dead job by this ID: it is queued for its first attempt, expired, or unknown';
+
 export interface ReplayResult {
   replayed: string[];
   skipped: Array<{ id: string; why: string }>;
@@ -128,8 +131,13 @@ export interface Outbox {
    * an earlier replay) is skipped. The dedup key is never touched, so no replay can pay twice.
    */
   replay(selection: ReplaySelection, now: number): Promise<ReplayResult>;
-  /** Where a job stands; undefined when the store has no record of it. */
+  /**
+   * Where a job stands, by its record; undefined when the store has none. On Redis a job queued
+   * and not yet settled, retried or dead has no record: `queuedJobIds` lists those.
+   */
   state(jobId: string): Promise<JobState | undefined>;
+  /** The IDs of the jobs queued, in delivery or waiting for a retry: for a reconciliation. */
+  queuedJobIds(): Promise<Set<string>>;
   /**
    * Reconciliation: re-creates and queues a job the store lost (a failover, a restore from an old
    * snapshot), through the same dedup key. Does nothing when the job, or its dedup key, is known:

@@ -81,15 +81,19 @@ function ingestOn(target: Store) {
   });
 }
 
-/** The jobs the outbox holds, by destination. */
+/** The jobs the outbox holds (each entry: 'job', its ID, 'body', its JSON), by destination. */
 async function queuedJobs(): Promise<Map<string, ConversionJob>> {
-  const entries = (await client.xrange(keys.outbox, '-', '+')) as Array<[string, string[]]>;
   const jobs = new Map<string, ConversionJob>();
-  for (const [, fields] of entries) {
-    const job = JSON.parse((await client.hget(keys.job(fields[1]!), 'job'))!) as ConversionJob;
+  for (const body of await queuedBodies()) {
+    const job = JSON.parse(body) as ConversionJob;
     jobs.set(job.destination, job);
   }
   return jobs;
+}
+
+async function queuedBodies(): Promise<string[]> {
+  const entries = (await client.xrange(keys.outbox, '-', '+')) as Array<[string, string[]]>;
+  return entries.map(([, fields]) => fields[3]!);
 }
 
 /** A small deterministic generator, so a failure names a trial that repeats. */
@@ -213,6 +217,34 @@ test('run again for the same conversion, the step answers as it did the first ti
   assert.equal(await client.xlen(keys.outbox), 2, 'cake and meta, once each');
 });
 
+test('run again after its job left the stream, the step answers from its record, and after its delivery with its network\'s click', async () => {
+  await client.flushdb();
+  await client.hset(keys.visitor('v-left'), 'cake', `${NOW - 2 * HOUR}|CAKE-CLICK-4`);
+  const refs: VisitorRef[] = [{ kind: 'visitor', id: 'v-left' }];
+  const groups = prepareGroups(destinations, { event_name: 'purchase', transaction_id: 'ORDER-10', params: {} });
+  assert.equal((await store.acceptLastTouch!(refs, groups, NOW, DAY)).results.get('cake')?.accepted, true);
+  // Its first attempt failed: the job waits for a retry in its record, no longer in the stream.
+  const entries = (await client.xrange(keys.outbox, '-', '+')) as Array<[string, string[]]>;
+  const [entry, fields] = entries.find(([, f]) => (JSON.parse(f[3]!) as ConversionJob).destination === 'cake')!;
+  await client.xdel(keys.outbox, entry);
+  await client.hset(keys.job(fields[1]!), 'job', fields[3]!, 'state', 'retrying');
+  // A newer click of the group's other network lands before ioredis re-sends the command.
+  await client.hset(keys.visitor('v-left'), 'tracker', `${NOW - HOUR}|TRACK-CLICK-4`);
+  const cakeClick = { destination: 'cake', clickId: 'CAKE-CLICK-4', capturedAt: NOW - 2 * HOUR, via: 'visitor' };
+
+  const fromRecord = await store.acceptLastTouch!(refs, groups, NOW, DAY);
+  assert.deepEqual(fromRecord.results.get('cake'), { accepted: true });
+  assert.deepEqual(fromRecord.winners.get('affiliate'), { click: cakeClick, repeated: true });
+
+  // Delivered at that attempt with only its state kept: the click cake has stored, not the newer one.
+  await client.del(keys.job(fields[1]!));
+  const delivered = await store.acceptLastTouch!(refs, groups, NOW, DAY);
+  assert.deepEqual(delivered.results.get('cake'), { accepted: true });
+  assert.equal(delivered.results.get('tracker'), undefined, 'tracker is not tried: the group was paid once');
+  assert.deepEqual(delivered.winners.get('affiliate'), { click: cakeClick, repeated: true });
+  assert.equal(await client.xlen(keys.outbox), 1, 'meta alone, queued once');
+});
+
 const scriptCalls = async () => scriptCallsIn(await client.info('commandstats'));
 
 test('the conversions of one turn share a script call, each answered as it would be alone', async () => {
@@ -248,8 +280,7 @@ test('the conversions of one turn share a script call, each answered as it would
       if (click.stored) await client.hset(keys.visitor(holder), click.destination, `${NOW - click.age}|${click.id}`);
     }
   };
-  const outbox = async () => Promise.all(((await client.xrange(keys.outbox, '-', '+')) as Array<[string, string[]]>)
-    .map(async ([, fields]) => client.hget(keys.job(fields[1]!), 'job')));
+  const outbox = queuedBodies;
 
   await seed();
   await store.acceptLastTouch!(conversions[0]!.refs, [], NOW, DAY);
@@ -295,9 +326,10 @@ test('a conversion whose script part raises an error fails alone, whatever raise
   const groups = (order: string) => prepareGroups(destinations, { event_name: 'purchase', transaction_id: order, params: {} });
   const repeated = groups('O-REPEAT');
   await store.acceptLastTouch!([{ kind: 'visitor', id: 'v-repeat' }], repeated, NOW, DAY);
-  // The first run's job records, damaged: a run again for the same conversion reads them back.
-  for (const job of repeated.flatMap((group) => group.jobs)) {
-    if (await client.exists(keys.job(job.jobId))) await client.hset(keys.job(job.jobId), 'job', 'not JSON');
+  // The first run's queued jobs, damaged: a run again for the same conversion reads them back.
+  for (const [entry, fields] of (await client.xrange(keys.outbox, '-', '+')) as Array<[string, string[]]>) {
+    await client.xdel(keys.outbox, entry);
+    await client.xadd(keys.outbox, '*', 'job', fields[1]!, 'body', 'not JSON');
   }
   await client.config('RESETSTAT');
   const [again, fresh] = await Promise.allSettled([

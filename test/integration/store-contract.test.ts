@@ -198,7 +198,7 @@ for (const [name, makeStore] of stores) {
       const replayAt = t0 + 5_000;
       const first = await store.outbox.replay({ ids: ['d1', 'nope'] }, replayAt);
       assert.deepEqual(first.replayed, ['d1']);
-      assert.deepEqual(first.skipped, [{ id: 'nope', why: 'no such job (or it expired)' }]);
+      assert.deepEqual(first.skipped, [{ id: 'nope', why: 'no dead job by this ID: it is queued for its first attempt, expired, or unknown' }]);
       const byRange = await store.outbox.replay({ from: t0 - 1_000, to: t0 + 1_000 }, replayAt);
       assert.deepEqual(byRange.replayed.sort(), ['d2', 'd3']);
       const again = await store.outbox.replay({ ids: ['d1', 'd2', 'd3'] }, replayAt);
@@ -260,24 +260,30 @@ for (const [name, makeStore] of stores) {
   });
 }
 
-test('redis outbox: a claimed batch whose job record is gone delivers the rest and closes the orphan', async (t) => {
+test('redis outbox: a claimed batch whose job record is gone, or whose JSON is unreadable, delivers the rest and closes the orphans', async (t) => {
   const store = await makeRedisStore();
   t.after(() => store.close());
   for (const id of ['kept-1', 'gone', 'kept-2']) await store.outbox.accept(job(id), `k-${id}`, DAY);
-  // The record expires while its stream entry waits (far past any retry age).
+  // Back from a retry, the jobs are queued by ID, their JSON in their records; one record expires
+  // while its stream entry waits (far past any retry age).
+  const now = Date.now();
+  for (const c of await store.outbox.claim('w0', 10, 50)) await store.outbox.retryAt(c, now - 1, 'retrying');
+  assert.equal(await store.outbox.promoteDue(now), 3);
   const direct = new Redis(redis.url);
   t.after(() => direct.disconnect());
   await direct.del('rl:{rl}:job:gone');
+  // And an entry whose JSON cannot be read (written by hand).
+  await direct.xadd('rl:{rl}:outbox', '*', 'job', 'unreadable', 'body', '{"id":');
 
   const claimed = await store.outbox.claim('w1', 10, 50);
-  assert.deepEqual(claimed.map((c) => [c.job.id, c.attempt]), [['kept-1', 1], ['kept-2', 1]]);
+  assert.deepEqual(claimed.map((c) => [c.job.id, c.attempt]), [['kept-1', 2], ['kept-2', 2]]);
   assert.equal(await direct.exists('rl:{rl}:job:gone'), 0, 'no attempt counter is left behind for the missing job');
   for (const c of claimed) await store.outbox.complete(c, 'success');
-  assert.equal(await store.outbox.backlog(), 0, 'the orphan entry is closed, not left to be claimed for ever');
+  assert.equal(await store.outbox.backlog(), 0, 'the orphans are closed, not left to be claimed for ever');
   assert.deepEqual(await store.outbox.reclaim('w2', 0, 10), []);
 });
 
-test('redis outbox: a job record has no expiry while its job is to be sent; settled or dead, it gets its retention', async (t) => {
+test('redis outbox: a queued job is its outbox entry alone; a record for a retry has no expiry, settled or dead it gets its retention', async (t) => {
   const store = await makeRedisStore();
   t.after(() => store.close());
   const direct = new Redis(redis.url);
@@ -292,16 +298,29 @@ test('redis outbox: a job record has no expiry while its job is to be sent; sett
     name: 'platform', destinations: ['meta'],
     jobs: [{ destination: 'meta', windowMs: DAY, withoutClick: true, jobId: 'one-step', dedupKey: 'k-one-step', jobHead: '{"id":"one-step","destination":"meta","event":{"event_name":"purchase","params":{}}' }],
   }], now, DAY);
-  for (const id of ['sent', 'retried', 'dead', 'restored', 'one-step']) assert.equal(await ttlOf(id), -1, `${id}: queued, no expiry`);
+  const ids = ['sent', 'retried', 'dead', 'restored', 'one-step'];
+  for (const id of ids) assert.equal(await ttlOf(id), -2, `${id}: queued, no record`);
+  const entries = (await direct.xrange('rl:{rl}:outbox', '-', '+')) as Array<[string, string[]]>;
+  assert.deepEqual(entries.map(([, fields]) => [fields[0], fields[1], fields[2]]), ids.map((id) => ['job', id, 'body']));
+  assert.deepEqual(entries.map(([, fields]) => (JSON.parse(fields[3]!) as ConversionJob).id), ids, 'each entry carries its job');
+  assert.equal(await direct.pttl('rl:{rl}:outbox'), -1, 'the stream has no expiry');
   assert.ok((await direct.pttl('rl:{rl}:dedup:k-sent')) > 0, 'the dedup key still expires');
+  assert.deepEqual([...await store.outbox.queuedJobIds()].sort(), [...ids].sort());
 
   const claimed = new Map((await store.outbox.claim('w1', 10, 50)).map((c) => [c.job.id, c]));
+  assert.deepEqual([...claimed.values()].map((c) => [c.job.id, c.attempt]), ids.map((id) => [id, 1]));
   await store.outbox.complete(claimed.get('sent')!, 'success');
   await store.outbox.retryAt(claimed.get('retried')!, now + 60_000, 'retrying');
   await store.outbox.deadLetter(claimed.get('dead')!, 'rejected', 'HTTP 400', now);
   assert.equal(days(await ttlOf('sent')), 7, 'settled: kept a week');
+  assert.deepEqual(await direct.hgetall('rl:{rl}:job:sent'), { state: 'settled', outcome: 'success', settledAt: (await direct.hget('rl:{rl}:job:sent', 'settledAt'))! }, 'its state alone');
   assert.equal(await ttlOf('retried'), -1, 'waiting for a retry: no expiry');
   assert.equal(days(await ttlOf('dead')), 90, 'dead: kept as long as its dead letter');
+  for (const id of ['retried', 'dead']) {
+    assert.deepEqual(JSON.parse((await direct.hget(`rl:{rl}:job:${id}`, 'job'))!), claimed.get(id)!.job, `${id}: its record carries the job`);
+  }
+  assert.equal(await direct.hget('rl:{rl}:job:retried', 'attempts'), '1');
+  assert.deepEqual([...await store.outbox.queuedJobIds()].sort(), ['one-step', 'restored', 'retried']);
 
   const replay = await store.outbox.replay({ ids: ['dead'] }, now);
   assert.deepEqual(replay.replayed, ['dead']);
@@ -393,7 +412,7 @@ test('memory outbox: dead letters are kept as long as Redis keeps them, and olde
     assert.deepEqual((await store.outbox.deadLetters(10)).map((l) => l.job.id), ['new', 'recent']);
     assert.equal(await store.outbox.state('old'), undefined, 'its record is gone, as a Redis record expires');
     const replay = await store.outbox.replay({ ids: ['old'] }, now);
-    assert.deepEqual(replay.skipped, [{ id: 'old', why: 'no such job (or it expired)' }]);
+    assert.deepEqual(replay.skipped, [{ id: 'old', why: 'no dead job by this ID: it is queued for its first attempt, expired, or unknown' }]);
   } finally {
     await store.close();
   }

@@ -1,11 +1,12 @@
-import type {
-  AcceptResult,
-  ClaimedJob,
-  ConversionJob,
-  DeadLetter,
-  JobState,
-  Outbox,
-  ReplayResult,
+import {
+  NO_DEAD_JOB,
+  type AcceptResult,
+  type ClaimedJob,
+  type ConversionJob,
+  type DeadLetter,
+  type JobState,
+  type Outbox,
+  type ReplayResult,
 } from '../types.js';
 import type { ExpiringMap } from './expiring-map.js';
 
@@ -182,7 +183,7 @@ export function createMemoryOutbox(
         const record = jobs.get(id);
         if (!record || record.state !== 'dead') {
           const state = record?.state ?? settled.get(id);
-          result.skipped.push({ id, why: state ? `the job is ${state}, not dead` : 'no such job (or it expired)' });
+          result.skipped.push({ id, why: state ? `the job is ${state}, not dead` : NO_DEAD_JOB });
           continue;
         }
         dead.splice(dead.indexOf(id), 1);
@@ -196,6 +197,10 @@ export function createMemoryOutbox(
 
     async state(jobId) {
       return jobs.get(jobId)?.state ?? settled.get(jobId);
+    },
+
+    async queuedJobIds() {
+      return new Set([...queue, ...inFlight, ...waiting]);
     },
 
     async restore(job, dedupKey, dedupTtlMs) {

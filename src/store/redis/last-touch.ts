@@ -39,7 +39,7 @@ export function createRedisLastTouch(redis: RelayRedis) {
         args.push(now);
         for (const group of groups) {
           for (const job of group.jobs) {
-            scriptKeys.push(keys.dedup(job.dedupKey), keys.job(job.jobId));
+            scriptKeys.push(keys.dedup(job.dedupKey));
             args.push(job.jobId, job.jobHead);
           }
         }

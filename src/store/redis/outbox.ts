@@ -1,5 +1,5 @@
 import type { Logger } from '../../log.js';
-import type { AcceptResult, ClaimedJob, ConversionJob, DeadLetter, JobState, Outbox, ReplayResult } from '../types.js';
+import { NO_DEAD_JOB, type AcceptResult, type ClaimedJob, type ConversionJob, type DeadLetter, type JobState, type Outbox, type ReplayResult } from '../types.js';
 import type { RedisConnections } from './connection.js';
 import { withDeadline } from './deadline.js';
 import { CONSUMER_GROUP, keys } from './keys.js';
@@ -10,8 +10,18 @@ export const SETTLED_JOB_RETENTION_MS = 7 * 86_400_000;
 /** Dead letters older than this are trimmed from the dead-letter stream, and their jobs' records expire. */
 export const DEAD_LETTER_RETENTION_MS = 90 * 86_400_000;
 const PROMOTE_BATCH = 200;
+/** Stream entries read a page at a time when the queued jobs are listed. */
+const QUEUED_PAGE = 1_000;
 
 type StreamEntry = [id: string, fields: string[]];
+
+function parseJob(text: string): ConversionJob | undefined {
+  try {
+    return JSON.parse(text) as ConversionJob;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * An accept script's answer: null when it queued the job, else "firstJobId|acceptedAt" of the
@@ -27,7 +37,9 @@ export function acceptResultOf(jobId: string, holder: string | null): AcceptResu
 
 /**
  * The outbox on Redis Streams: a consumer group hands each job to one worker, a sorted set holds
- * jobs waiting for their next attempt, and a hash per job keeps its payload and state.
+ * jobs waiting for their next attempt, and a job that leaves the common path (a retry, a dead
+ * letter, its settling) gets a hash of its payload and state. A queued job is its stream entry
+ * alone, with its JSON: see scripts.ts.
  */
 export function createRedisOutbox(connections: RedisConnections, writes: WorkerWrites, log: Logger): Outbox {
   const { request, worker, blocking } = connections;
@@ -44,50 +56,65 @@ export function createRedisOutbox(connections: RedisConnections, writes: WorkerW
     groupReady = true;
   }
 
-  /** Loads a claimed batch's jobs, counting the attempt on each, in one script call. */
-  async function loadClaimed(entries: StreamEntry[]): Promise<ClaimedJob[]> {
-    const batch: Array<{ receipt: string; jobId: string }> = [];
-    for (const [receipt, fields] of entries) {
-      const jobId = fields[fields.indexOf('job') + 1];
-      if (jobId) batch.push({ receipt, jobId });
-    }
-    if (batch.length === 0) return [];
-    const loaded = await worker.loadClaimedJobs(batch.length, ...batch.map(({ jobId }) => keys.job(jobId)));
+  /**
+   * A claimed batch's jobs. An entry with its job's JSON is that job's attempt number `delivered`
+   * (the stream's count of deliveries: 1 for a first claim); an entry without one, a job back from
+   * a retry or a replay, is loaded from its record, counting the attempt there, in one script call.
+   */
+  async function loadClaimed(entries: StreamEntry[], delivered: (receipt: string) => number | Promise<number>): Promise<ClaimedJob[]> {
     const claimed: ClaimedJob[] = [];
+    const fromRecords: Array<{ receipt: string; jobId: string }> = [];
     const closed: Array<Promise<void>> = [];
+    // A job that cannot be sent is logged and its entry closed (one call for all), never left to be
+    // claimed for ever.
+    const close = (jobId: string, receipt: string, outcome: 'missing' | 'unreadable') => {
+      log.error({ job_id: jobId }, `outbox.job_${outcome}`);
+      closed.push(writes.settle(jobId, receipt, outcome, Date.now(), 1, false));
+    };
     try {
-      for (let i = 0; i < batch.length; i++) {
-        const { receipt, jobId } = batch[i]!;
-        const payload = loaded[3 * i] as string | null;
-        if (!payload) {
-          // The job record is gone while its entry waited (deleted by hand, or evicted under an
-          // allkeys-* policy; it has no TTL while queued): nothing to send. Closed in one call.
-          log.error({ job_id: jobId }, 'outbox.job_missing');
-          closed.push(writes.settle(jobId, receipt, 'missing', Date.now(), 1));
+      for (const [receipt, fields] of entries) {
+        // Fields as written: 'job', its ID, then 'body', its JSON, where the entry carries it.
+        const jobId = fields[1];
+        if (!jobId) continue;
+        const body = fields[3];
+        if (body === undefined) {
+          fromRecords.push({ receipt, jobId });
           continue;
         }
-        const job = JSON.parse(payload) as ConversionJob;
+        const job = parseJob(body);
+        if (job) claimed.push({ job, attempt: await delivered(receipt), since: job.acceptedAt, receipt });
+        else close(jobId, receipt, 'unreadable');
+      }
+      if (fromRecords.length === 0) return claimed;
+      const loaded = await worker.loadClaimedJobs(fromRecords.length, ...fromRecords.map(({ jobId }) => keys.job(jobId)));
+      for (let i = 0; i < fromRecords.length; i++) {
+        const { receipt, jobId } = fromRecords[i]!;
+        const payload = loaded[3 * i] as string | null;
+        // The record is gone while its entry waited (deleted by hand, or evicted under an
+        // allkeys-* policy; it has no TTL while its job is to be sent): nothing to send.
+        const job = payload ? parseJob(payload) : undefined;
+        if (!job) {
+          close(jobId, receipt, payload ? 'unreadable' : 'missing');
+          continue;
+        }
         const since = loaded[3 * i + 1] as string | null;
         claimed.push({ job, attempt: Number(loaded[3 * i + 2]), since: since ? Number(since) : job.acceptedAt, receipt });
       }
+      return claimed;
     } finally {
       await Promise.all(closed);
     }
-    return claimed;
   }
 
   async function notDeadReason(jobId: string): Promise<string> {
     const state = await withDeadline(request.hget(keys.job(jobId), 'state'), 'replay');
-    return state ? `the job is ${state}, not dead` : 'no such job (or it expired)';
+    return state ? `the job is ${state}, not dead` : NO_DEAD_JOB;
   }
 
   return {
     async accept(job: ConversionJob, dedupKey: string, dedupTtlMs: number, payload = JSON.stringify(job)): Promise<AcceptResult> {
       const first = await withDeadline(
-        request.acceptConversion(
-          keys.dedup(dedupKey), keys.job(job.id), keys.outbox,
-          job.id, Math.ceil(dedupTtlMs), payload, job.acceptedAt,
-        ),
+        request.acceptConversion(keys.dedup(dedupKey), keys.outbox, job.id, Math.ceil(dedupTtlMs), payload, job.acceptedAt),
         'outbox write',
       );
       return acceptResultOf(job.id, first);
@@ -107,17 +134,18 @@ export function createRedisOutbox(connections: RedisConnections, writes: WorkerW
         throw err;
       }
       if (!reply || reply.length === 0) return [];
-      return loadClaimed(reply[0]![1]);
+      // Read past the group's last delivered entry: each one's first delivery.
+      return loadClaimed(reply[0]![1], () => 1);
     },
 
     async complete(claimed, outcome) {
-      await writes.settle(claimed.job.id, claimed.receipt, outcome, Date.now(), SETTLED_JOB_RETENTION_MS);
+      await writes.settle(claimed.job.id, claimed.receipt, outcome, Date.now(), SETTLED_JOB_RETENTION_MS, true);
     },
 
     async retryAt(claimed, dueAt, outcome, countAttempt = true) {
       await worker.retryJob(
         keys.outbox, keys.retry, keys.job(claimed.job.id), claimed.receipt, CONSUMER_GROUP, claimed.job.id,
-        Math.round(dueAt), outcome, countAttempt ? 0 : -1,
+        Math.round(dueAt), outcome, countAttempt ? claimed.attempt : claimed.attempt - 1, JSON.stringify(claimed.job),
       );
     },
 
@@ -125,6 +153,7 @@ export function createRedisOutbox(connections: RedisConnections, writes: WorkerW
       await worker.deadLetterJob(
         keys.outbox, keys.dead, keys.job(claimed.job.id), claimed.receipt, CONSUMER_GROUP, claimed.job.id,
         outcome, reason, at, `${Math.max(0, at - DEAD_LETTER_RETENTION_MS)}-0`, DEAD_LETTER_RETENTION_MS,
+        JSON.stringify(claimed.job),
       );
     },
 
@@ -164,6 +193,18 @@ export function createRedisOutbox(connections: RedisConnections, writes: WorkerW
       return ((await worker.hget(keys.job(jobId), 'state')) ?? undefined) as JobState | undefined;
     },
 
+    async queuedJobIds() {
+      const ids = new Set<string>();
+      for (let from = '-'; ;) {
+        const entries = (await worker.xrange(keys.outbox, from, '+', 'COUNT', QUEUED_PAGE)) as StreamEntry[];
+        for (const [, fields] of entries) if (fields[1]) ids.add(fields[1]);
+        if (entries.length < QUEUED_PAGE) break;
+        from = `(${entries[entries.length - 1]![0]}`;
+      }
+      for (const id of await worker.zrange(keys.retry, '0', '-1')) ids.add(id);
+      return ids;
+    },
+
     async restore(job, dedupKey, dedupTtlMs) {
       return worker.restoreJob(
         keys.dedup(dedupKey), keys.job(job.id), keys.outbox, job.id, Math.ceil(dedupTtlMs), JSON.stringify(job), job.acceptedAt,
@@ -180,7 +221,11 @@ export function createRedisOutbox(connections: RedisConnections, writes: WorkerW
         keys.outbox, CONSUMER_GROUP, consumer, minIdleMs, '0-0', 'COUNT', max,
       )) as [string, StreamEntry[], string[]];
       const entries = reply[1].filter((entry): entry is StreamEntry => Array.isArray(entry) && entry[1] !== null);
-      return loadClaimed(entries);
+      // Taken over: XAUTOCLAIM counted one more delivery of each, which its pending entry tells.
+      return loadClaimed(entries, async (receipt) => {
+        const pending = (await worker.xpending(keys.outbox, CONSUMER_GROUP, receipt, receipt, 1)) as Array<[string, string, number, number]>;
+        return pending[0]?.[3] ?? 2;
+      });
     },
 
     async keepClaimed(consumer, receipts) {

@@ -30,9 +30,12 @@ const EACH_SEGMENT = `
  * Numbers a script passes to Redis are strings ('0', not 0): Redis formats a Lua number with
  * sprintf first, which showed in a conversion's cost.
  *
- * A job's record has no expiry while its job is queued or waits for a retry, so that no eviction
- * policy for keys with a TTL (Memorystore's default, volatile-lru) can take a job that is still to
- * be sent; settling gives it the settled retention, dying the dead-letter retention.
+ * A queued job lives in its outbox stream entry ('job' its ID, 'body' its JSON): accepting a
+ * conversion adds one key, its dedup key, and no record. A job gets a record (a hash) only when it
+ * leaves that path: waiting for a retry, dead, or settled (its state only, kept for the settled
+ * retention). A record has no expiry while its job waits for a retry, so that no eviction policy
+ * for keys with a TTL (Memorystore's default, volatile-lru) can take a job that is still to be
+ * sent, nor has the stream; dying gives it the dead-letter retention.
  */
 const SCRIPTS = {
   /**
@@ -75,17 +78,16 @@ const SCRIPTS = {
       return eachSegment(1, save)`,
   },
   /**
-   * KEYS: dedup key, job hash, outbox stream. ARGV: jobId, dedupTtlMs, jobJson, nowMs.
+   * KEYS: dedup key, outbox stream. ARGV: jobId, dedupTtlMs, jobJson, nowMs.
    * Returns false when accepted, or "firstJobId|acceptedAt" of the conversion that holds the key.
    */
   acceptConversion: {
-    numberOfKeys: 3,
+    numberOfKeys: 2,
     lua: `
       local first = redis.call('GET', KEYS[1])
       if first then return first end
       redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[4], 'PX', ARGV[2])
-      redis.call('HSET', KEYS[2], 'job', ARGV[3], 'state', 'queued', 'attempts', '0')
-      redis.call('XADD', KEYS[3], '*', 'job', ARGV[1])
+      redis.call('XADD', KEYS[2], '*', 'job', ARGV[1], 'body', ARGV[3])
       return false`,
   },
   /**
@@ -95,8 +97,7 @@ const SCRIPTS = {
    * event without an explicit click ID: the same millisecond goes to the click under the visitor
    * cookie, then to the destination listed first; a stored value that is not "digits|clickId" is no
    * click.
-   * KEYS: the outbox, then per conversion its refs' visitor hashes, then a dedup key and a job hash
-   * per job.
+   * KEYS: the outbox, then per conversion its refs' visitor hashes, then a dedup key per job.
    * ARGV, per conversion: how many arguments follow for it, how many keys it has, its shape, nowMs,
    * then per job of the shape: jobId and the job's JSON up to its click fields. The shape is its
    * number among the shapes the call has defined, or 0 followed by its definition: dedupTtlMs, the
@@ -110,12 +111,17 @@ const SCRIPTS = {
    * JSON) answers {"error", message} alone, and the others go on (eachSegment).
    * Run again for the same conversions (ioredis re-sends a command whose reply was lost), a group
    * whose job holds its dedup key answers as the first run did, with the click that run chose,
-   * whatever was stored in between.
+   * whatever was stored in between, read from the job's outbox entry or, once it left the stream,
+   * its record; a job delivered at its first attempt has neither, and answers with the click its
+   * destination has stored now (the same one unless a newer click of that network landed within
+   * the reconnect).
    */
   acceptLastTouch: {
     numberOfKeys: undefined,
     lua: `${EACH_SEGMENT}
       local outbox = KEYS[1]
+      -- Job records share the outbox's hash tag ({rl}), so the one read below stays in its slot.
+      local recordPrefix = string.sub(outbox, 1, #outbox - #'outbox') .. 'job:'
 
       -- The call's conversion shapes (last-touch.ts), in the order they are defined: a
       -- conversion's first argument is its shape's number, or 0 before the shape's definition.
@@ -199,10 +205,27 @@ const SCRIPTS = {
         return nil
       end
 
-      -- The job's record, queued: its dedup key is claimed already.
-      local function record(job)
-        redis.call('HSET', job.record, 'job', job.body, 'state', 'queued', 'attempts', '0')
-        redis.call('XADD', outbox, '*', 'job', job.id)
+      -- The job, queued: its dedup key is claimed already.
+      local function queue(job)
+        redis.call('XADD', outbox, '*', 'job', job.id, 'body', job.body)
+      end
+
+      -- The JSON of a job an earlier run accepted at acceptedAt (its dedup key's time, the relay's
+      -- clock): its outbox entry, added then by Redis's clock, so searched from a minute before, a
+      -- page at a time; or its record, once it left the stream for a retry or the dead letters.
+      local function acceptedBody(id, acceptedAt)
+        local from = string.format('%d', math.max(0, tonumber(acceptedAt) - 60000))
+        for _ = 1, 40 do
+          local entries = redis.call('XRANGE', outbox, from, '+', 'COUNT', '500')
+          for _, entry in ipairs(entries) do
+            local fields = entry[2]
+            -- An entry without a body (back from a retry) has its JSON in the record.
+            if fields[2] == id and fields[4] then return fields[4] end
+          end
+          if #entries < 500 then break end
+          from = '(' .. entries[#entries][1]
+        end
+        return redis.call('HGET', recordPrefix .. id, 'job')
       end
 
       -- One conversion: its arguments start at ARGV[first], its keys at KEYS[key].
@@ -222,9 +245,9 @@ const SCRIPTS = {
           local click = newestClick(hashes, shape.kinds, group.place)
           local count, jobs, earlier, claimed = #group.jobs, {}, nil, nil
           for j = 1, count do
-            jobs[j] = { spec = group.jobs[j], id = ARGV[arg], head = ARGV[arg + 1], dedup = KEYS[key], record = KEYS[key + 1] }
+            jobs[j] = { spec = group.jobs[j], id = ARGV[arg], head = ARGV[arg + 1], dedup = KEYS[key] }
             arg = arg + 2
-            key = key + 2
+            key = key + 1
           end
           -- A group of one job, attributed, claims its dedup key at once: most conversions are new,
           -- and no other job of the group can have been queued by an earlier run.
@@ -233,7 +256,7 @@ const SCRIPTS = {
             job.body = bodyOf(job, click, nowMs, now)
             if job.body and redis.call('SET', job.dedup, job.id .. '|' .. now, 'PX', ttl, 'NX') then
               claimed = job
-              record(job)
+              queue(job)
             end
           end
           if not claimed then
@@ -244,13 +267,21 @@ const SCRIPTS = {
             end
           end
           if earlier then
-            local stored = redis.call('HGET', earlier.record, 'job')
-            local first = stored and cjson.decode(stored)
-            if first and first.clickSource ~= 'none' then
-              winners[#winners + 1] = '1|' .. first.clickSource .. '|' .. string.format('%d', first.clickCapturedAt) ..
-                '|' .. first.destination .. '|' .. first.clickId
+            local stored = acceptedBody(earlier.id, string.sub(earlier.holder, #earlier.id + 2))
+            if stored then
+              local first = cjson.decode(stored)
+              if first.clickSource ~= 'none' then
+                winners[#winners + 1] = '1|' .. first.clickSource .. '|' .. string.format('%d', first.clickCapturedAt) ..
+                  '|' .. first.destination .. '|' .. first.clickId
+              else
+                winners[#winners + 1] = '1'
+              end
             else
-              winners[#winners + 1] = '1'
+              -- Delivered at its first attempt, the job left neither an entry nor its JSON: its
+              -- click is the one its destination has stored now (the same, unless a newer one of
+              -- that network landed in between), not the group's newest, which may be another's.
+              local own = newestClick(hashes, shape.kinds, { [earlier.spec.destination] = 1 })
+              winners[#winners + 1] = own and ('1|' .. own.kind .. '|' .. own.atText .. '|' .. own.destination .. '|' .. own.clickId) or '1'
             end
             for _, job in ipairs(jobs) do
               if job.holder then verdicts[#verdicts + 1] = job.holder else verdicts[#verdicts + 1] = false end
@@ -268,7 +299,7 @@ const SCRIPTS = {
                   verdict = job.holder
                   if not verdict then
                     redis.call('SET', job.dedup, job.id .. '|' .. now, 'PX', ttl)
-                    record(job)
+                    queue(job)
                     verdict = 1
                   end
                 end
@@ -285,8 +316,9 @@ const SCRIPTS = {
       return eachSegment(2, accept)`,
   },
   /**
-   * KEYS: the job hashes of one claimed batch. Counts an attempt on each job that still exists and
-   * returns three values per job: its payload (nil when the record is gone), its `since`, attempts.
+   * KEYS: the job records of one claimed batch's entries without a body (jobs back from a retry or a
+   * replay). Counts an attempt on each job that still exists and returns three values per job: its
+   * payload (nil when the record is gone), its `since`, attempts.
    */
   loadClaimedJobs: {
     numberOfKeys: undefined,
@@ -304,8 +336,9 @@ const SCRIPTS = {
    * The delivery worker's settles and postback log entries, several to a call (turn-batch.ts):
    * KEYS[1] the outbox, KEYS[2] the postback log, then per settle its job hash. ARGV, per segment:
    * how many arguments follow for it, how many keys it has, then either
-   * "settle", entryId, group, outcome, nowMs, retentionMs (one key: the job hash): the entry is
-   * acknowledged and deleted, and the record, if it still exists, settled and kept retentionMs; or
+   * "settle", entryId, group, outcome, nowMs, retentionMs, mark (one key: the job record): the
+   * entry is acknowledged and deleted, and the record settled and kept retentionMs: the record the
+   * job had, or with mark '1' a new one of its state alone; or
    * "log", maxEntries, entryJson (no key): the entry appended to the capped log stream.
    * Returns 1 per segment, or {"error", message} for one that Redis refused (eachSegment).
    */
@@ -317,7 +350,7 @@ const SCRIPTS = {
       local function settle(job, at)
         redis.call('XACK', outbox, ARGV[at + 1], ARGV[at])
         redis.call('XDEL', outbox, ARGV[at])
-        if redis.call('EXISTS', job) == 1 then
+        if ARGV[at + 5] == '1' or redis.call('EXISTS', job) == 1 then
           redis.call('HSET', job, 'state', 'settled', 'outcome', ARGV[at + 2], 'settledAt', ARGV[at + 3])
           redis.call('PEXPIRE', job, ARGV[at + 4])
         end
@@ -354,29 +387,31 @@ const SCRIPTS = {
       end
       return kept`,
   },
-  /** KEYS: outbox, retry zset, job hash. ARGV: entryId, group, jobId, dueAtMs, outcome, attemptAdjust. */
+  /**
+   * KEYS: outbox, retry zset, job record. ARGV: entryId, group, jobId, dueAtMs, outcome, attempts,
+   * jobJson. The record (written here if the job had none) carries the job while it waits.
+   */
   retryJob: {
     numberOfKeys: 3,
     lua: `
       redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
       redis.call('XACK', KEYS[1], ARGV[2], ARGV[1])
       redis.call('XDEL', KEYS[1], ARGV[1])
-      redis.call('HSET', KEYS[3], 'state', 'retrying', 'outcome', ARGV[5], 'dueAt', ARGV[4])
-      if ARGV[6] ~= '0' then redis.call('HINCRBY', KEYS[3], 'attempts', ARGV[6]) end
+      redis.call('HSET', KEYS[3], 'job', ARGV[7], 'state', 'retrying', 'outcome', ARGV[5], 'dueAt', ARGV[4], 'attempts', ARGV[6])
       return 1`,
   },
   /**
-   * KEYS: outbox, dead stream, job hash. ARGV: entryId, group, jobId, outcome, reason, nowMs, minDeadId,
-   * retentionMs. The dead stream is trimmed by age only, never by count; the record is kept as long.
+   * KEYS: outbox, dead stream, job record. ARGV: entryId, group, jobId, outcome, reason, nowMs,
+   * minDeadId, retentionMs, jobJson. The dead stream is trimmed by age only, never by count; the
+   * record (written here if the job had none) keeps the job as long, for a replay.
    */
   deadLetterJob: {
     numberOfKeys: 3,
     lua: `
       redis.call('XACK', KEYS[1], ARGV[2], ARGV[1])
       redis.call('XDEL', KEYS[1], ARGV[1])
-      if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
       local entry = redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[7], '*', 'job', ARGV[3])
-      redis.call('HSET', KEYS[3], 'state', 'dead', 'outcome', ARGV[4], 'reason', ARGV[5],
+      redis.call('HSET', KEYS[3], 'job', ARGV[9], 'state', 'dead', 'outcome', ARGV[4], 'reason', ARGV[5],
         'deadAt', ARGV[6], 'deadEntry', entry)
       redis.call('PEXPIRE', KEYS[3], ARGV[8])
       return 1`,
@@ -395,10 +430,11 @@ const SCRIPTS = {
       return 1`,
   },
   /**
-   * KEYS: dedup key, job hash, outbox. ARGV: jobId, dedupTtlMs, jobJson, acceptedAtMs.
+   * KEYS: dedup key, job record, outbox. ARGV: jobId, dedupTtlMs, jobJson, acceptedAtMs.
    * Returns 'known', 'duplicate' (the key belongs to another job) or 'restored'. A dedup key that
-   * names this job means it was accepted and its record expired after settling: known, never re-sent.
-   * The accept script writes key and record together, so a store that lost one lost both.
+   * names this job means it was accepted (queued, delivered, or its record expired after settling):
+   * known, never re-sent. The accept script writes the key and the outbox entry together, so a
+   * store that lost one lost both.
    */
   restoreJob: {
     numberOfKeys: 3,
@@ -410,8 +446,7 @@ const SCRIPTS = {
         return 'duplicate'
       end
       redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[4], 'PX', ARGV[2])
-      redis.call('HSET', KEYS[2], 'job', ARGV[3], 'state', 'queued', 'attempts', '0')
-      redis.call('XADD', KEYS[3], '*', 'job', ARGV[1])
+      redis.call('XADD', KEYS[3], '*', 'job', ARGV[1], 'body', ARGV[3])
       return 'restored'`,
   },
   /** KEYS: retry zset, outbox. ARGV: nowMs, limit. Moves due jobs back into the stream. */
@@ -431,7 +466,7 @@ export type ScriptArg = string | number;
 
 export interface RelayScripts {
   saveVisitorClicks(numberOfKeys: number, ...keysThenArgs: ScriptArg[]): Promise<unknown[]>;
-  acceptConversion(dedup: string, job: string, outbox: string, ...args: ScriptArg[]): Promise<string | null>;
+  acceptConversion(dedup: string, outbox: string, ...args: ScriptArg[]): Promise<string | null>;
   acceptLastTouch(numberOfKeys: number, ...keysThenArgs: ScriptArg[]): Promise<unknown[]>;
   loadClaimedJobs(numberOfKeys: number, ...jobs: string[]): Promise<Array<string | number | null>>;
   workerWrites(numberOfKeys: number, ...keysThenArgs: ScriptArg[]): Promise<unknown[]>;

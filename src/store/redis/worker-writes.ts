@@ -6,8 +6,11 @@ import { createTurnBatch } from './turn-batch.js';
 export const MAX_WORKER_WRITES_PER_CALL = 128;
 
 export interface WorkerWrites {
-  /** Acknowledges a delivered job's stream entry and marks its record settled for `retentionMs`. */
-  settle(jobId: string, receipt: string, outcome: string, now: number, retentionMs: number): Promise<void>;
+  /**
+   * Acknowledges a job's stream entry and marks its record settled for `retentionMs`; with `mark`,
+   * a job that had no record gets one of its state alone.
+   */
+  settle(jobId: string, receipt: string, outcome: string, now: number, retentionMs: number, mark: boolean): Promise<void>;
   /** Appends one entry to the postback log, a stream capped near `maxEntries`. */
   appendLog(maxEntries: number, entryJson: string): Promise<void>;
 }
@@ -29,11 +32,11 @@ export function createWorkerWrites(worker: RelayRedis): WorkerWrites {
   });
   const done = () => undefined;
   return {
-    settle(jobId, receipt, outcome, now, retentionMs) {
+    settle(jobId, receipt, outcome, now, retentionMs, mark) {
       return batch({
         write(scriptKeys, args) {
           scriptKeys.push(keys.job(jobId));
-          args.push('settle', receipt, CONSUMER_GROUP, outcome, now, retentionMs);
+          args.push('settle', receipt, CONSUMER_GROUP, outcome, now, retentionMs, mark ? '1' : '0');
         },
         read: done,
       });
