@@ -140,8 +140,10 @@ export interface Outbox {
   queuedJobIds(): Promise<Set<string>>;
   /**
    * Reconciliation: re-creates and queues a job the store lost (a failover, a restore from an old
-   * snapshot), through the same dedup key. Does nothing when the job, or its dedup key, is known:
-   * a settled job's record expires before its dedup key does, and it must never be sent again.
+   * snapshot), through the same dedup key. Does nothing when the job's record, or its dedup key, is
+   * known: a settled job's record expires before its dedup key does, and it must never be sent
+   * again. A job queued since its acceptance has no record on Redis, so a caller checks
+   * `queuedJobIds` first: an evicted dedup key would not stop a second copy of it.
    */
   restore(job: ConversionJob, dedupKey: string, dedupTtlMs: number): Promise<'known' | 'duplicate' | 'restored'>;
 }

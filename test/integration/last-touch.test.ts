@@ -204,17 +204,21 @@ test('run again for the same conversion, the step answers as it did the first ti
   await client.hset(keys.visitor('v-again'), 'cake', `${NOW - 2 * HOUR}|CAKE-CLICK-3`);
   const refs: VisitorRef[] = [{ kind: 'visitor', id: 'v-again' }];
   const groups = prepareGroups(destinations, { event_name: 'purchase', transaction_id: 'ORDER-9', params: {} });
+  // A backlog queued just before it: the job is found by its entry's ID, not by a search.
+  const backlog = client.pipeline();
+  for (let i = 0; i < 25_000; i++) backlog.xadd(keys.outbox, '*', 'job', `queued-${i}`);
+  await backlog.exec();
   const first = await store.acceptLastTouch!(refs, groups, NOW, DAY);
   assert.equal(first.results.get('cake')?.accepted, true);
-  // A newer click for another network in the group lands before ioredis re-sends the command.
-  await client.hset(keys.visitor('v-again'), 'tracker', `${NOW - HOUR}|TRACK-CLICK-3`);
+  // Newer clicks, for the same network and another in the group, land before ioredis re-sends the command.
+  await client.hset(keys.visitor('v-again'), 'tracker', `${NOW - HOUR}|TRACK-CLICK-3`, 'cake', `${NOW - HOUR / 2}|CAKE-CLICK-NEWER`);
   const again = await store.acceptLastTouch!(refs, groups, NOW, DAY);
   assert.deepEqual(again.results.get('cake'), { accepted: true }, 'its own job on the dedup key: accepted');
   assert.equal(again.results.get('tracker'), undefined, 'tracker is not tried');
   const affiliate = again.winners.get('affiliate')!;
   assert.equal(affiliate.repeated, true);
   assert.deepEqual(affiliate.click, { destination: 'cake', clickId: 'CAKE-CLICK-3', capturedAt: NOW - 2 * HOUR, via: 'visitor' });
-  assert.equal(await client.xlen(keys.outbox), 2, 'cake and meta, once each');
+  assert.equal(await client.xlen(keys.outbox), 25_002, 'cake and meta, once each');
 });
 
 test('run again after its job left the stream, the step answers from its record, and after its delivery with its network\'s click', async () => {
@@ -326,10 +330,11 @@ test('a conversion whose script part raises an error fails alone, whatever raise
   const groups = (order: string) => prepareGroups(destinations, { event_name: 'purchase', transaction_id: order, params: {} });
   const repeated = groups('O-REPEAT');
   await store.acceptLastTouch!([{ kind: 'visitor', id: 'v-repeat' }], repeated, NOW, DAY);
-  // The first run's queued jobs, damaged: a run again for the same conversion reads them back.
+  // The first run's jobs, moved to records for a retry and damaged there: a run again for the same
+  // conversion reads them back.
   for (const [entry, fields] of (await client.xrange(keys.outbox, '-', '+')) as Array<[string, string[]]>) {
     await client.xdel(keys.outbox, entry);
-    await client.xadd(keys.outbox, '*', 'job', fields[1]!, 'body', 'not JSON');
+    await client.hset(keys.job(fields[1]!), 'job', 'not JSON', 'state', 'retrying');
   }
   await client.config('RESETSTAT');
   const [again, fresh] = await Promise.allSettled([

@@ -24,8 +24,9 @@ function parseJob(text: string): ConversionJob | undefined {
 }
 
 /**
- * An accept script's answer: null when it queued the job, else "firstJobId|acceptedAt" of the
- * conversion that holds the dedup key.
+ * An accept script's answer: null when it queued the job, else what the dedup key holds:
+ * "firstJobId|acceptedAt", then "|entryId" (its outbox entry) where the key was set since entries
+ * carry their jobs.
  */
 export function acceptResultOf(jobId: string, holder: string | null): AcceptResult {
   if (holder === null) return { accepted: true };
@@ -61,7 +62,7 @@ export function createRedisOutbox(connections: RedisConnections, writes: WorkerW
    * (the stream's count of deliveries: 1 for a first claim); an entry without one, a job back from
    * a retry or a replay, is loaded from its record, counting the attempt there, in one script call.
    */
-  async function loadClaimed(entries: StreamEntry[], delivered: (receipt: string) => number | Promise<number>): Promise<ClaimedJob[]> {
+  async function loadClaimed(entries: StreamEntry[], delivered: (receipt: string) => number): Promise<ClaimedJob[]> {
     const claimed: ClaimedJob[] = [];
     const fromRecords: Array<{ receipt: string; jobId: string }> = [];
     const closed: Array<Promise<void>> = [];
@@ -82,7 +83,7 @@ export function createRedisOutbox(connections: RedisConnections, writes: WorkerW
           continue;
         }
         const job = parseJob(body);
-        if (job) claimed.push({ job, attempt: await delivered(receipt), since: job.acceptedAt, receipt });
+        if (job) claimed.push({ job, attempt: delivered(receipt), since: job.acceptedAt, receipt });
         else close(jobId, receipt, 'unreadable');
       }
       if (fromRecords.length === 0) return claimed;
@@ -221,11 +222,13 @@ export function createRedisOutbox(connections: RedisConnections, writes: WorkerW
         keys.outbox, CONSUMER_GROUP, consumer, minIdleMs, '0-0', 'COUNT', max,
       )) as [string, StreamEntry[], string[]];
       const entries = reply[1].filter((entry): entry is StreamEntry => Array.isArray(entry) && entry[1] !== null);
-      // Taken over: XAUTOCLAIM counted one more delivery of each, which its pending entry tells.
-      return loadClaimed(entries, async (receipt) => {
-        const pending = (await worker.xpending(keys.outbox, CONSUMER_GROUP, receipt, receipt, 1)) as Array<[string, string, number, number]>;
-        return pending[0]?.[3] ?? 2;
-      });
+      // Taken over: XAUTOCLAIM counted one more delivery of each, which its pending entry tells. An
+      // entry no longer pending was settled by its first worker in between: not sent again.
+      const deliveries = new Map(await Promise.all(entries.map(async ([receipt]) => {
+        const pending = (await worker.xpending(keys.outbox, CONSUMER_GROUP, receipt, receipt, 1, consumer)) as Array<[string, string, number, number]>;
+        return [receipt, pending[0]?.[3]] as const;
+      })));
+      return loadClaimed(entries.filter(([receipt]) => deliveries.get(receipt) !== undefined), (receipt) => deliveries.get(receipt)!);
     },
 
     async keepClaimed(consumer, receipts) {

@@ -79,15 +79,16 @@ const SCRIPTS = {
   },
   /**
    * KEYS: dedup key, outbox stream. ARGV: jobId, dedupTtlMs, jobJson, nowMs.
-   * Returns false when accepted, or "firstJobId|acceptedAt" of the conversion that holds the key.
+   * Returns false when accepted, or what the key holds: "firstJobId|acceptedAt|entryId" of the
+   * conversion that holds it (its outbox entry's ID; a key set before entries carried jobs has none).
    */
   acceptConversion: {
     numberOfKeys: 2,
     lua: `
       local first = redis.call('GET', KEYS[1])
       if first then return first end
-      redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[4], 'PX', ARGV[2])
-      redis.call('XADD', KEYS[2], '*', 'job', ARGV[1], 'body', ARGV[3])
+      local entry = redis.call('XADD', KEYS[2], '*', 'job', ARGV[1], 'body', ARGV[3])
+      redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[4] .. '|' .. entry, 'PX', ARGV[2])
       return false`,
   },
   /**
@@ -105,7 +106,7 @@ const SCRIPTS = {
    * then the IDs in config order) and its jobs (a count, then per job: destination, windowMs,
    * withoutClick 0|1).
    * Returns per conversion: each ref's HGETALL; then per job: false when not attributed, 1 when
-   * accepted, or "firstJobId|acceptedAt" of the conversion that holds its dedup key; then per
+   * accepted, or "firstJobId|acceptedAt|entryId" of the conversion that holds its dedup key; then per
    * group its winner: "repeated" (0|1), then "|kind|capturedAt|destination|clickId" when it had a
    * click. A conversion that raises an error (a key of the wrong type, a stored job that is not
    * JSON) answers {"error", message} alone, and the others go on (eachSegment).
@@ -120,7 +121,8 @@ const SCRIPTS = {
     numberOfKeys: undefined,
     lua: `${EACH_SEGMENT}
       local outbox = KEYS[1]
-      -- Job records share the outbox's hash tag ({rl}), so the one read below stays in its slot.
+      -- Job records share the outbox's hash tag ({rl}): the one acceptedBody reads, undeclared,
+      -- is on the one endpoint the relay runs on (keys.ts).
       local recordPrefix = string.sub(outbox, 1, #outbox - #'outbox') .. 'job:'
 
       -- The call's conversion shapes (last-touch.ts), in the order they are defined: a
@@ -205,25 +207,19 @@ const SCRIPTS = {
         return nil
       end
 
-      -- The job, queued: its dedup key is claimed already.
+      -- Queues the job; returns its entry's ID, which its dedup key keeps.
       local function queue(job)
-        redis.call('XADD', outbox, '*', 'job', job.id, 'body', job.body)
+        return redis.call('XADD', outbox, '*', 'job', job.id, 'body', job.body)
       end
 
-      -- The JSON of a job an earlier run accepted at acceptedAt (its dedup key's time, the relay's
-      -- clock): its outbox entry, added then by Redis's clock, so searched from a minute before, a
-      -- page at a time; or its record, once it left the stream for a retry or the dead letters.
-      local function acceptedBody(id, acceptedAt)
-        local from = string.format('%d', math.max(0, tonumber(acceptedAt) - 60000))
-        for _ = 1, 40 do
-          local entries = redis.call('XRANGE', outbox, from, '+', 'COUNT', '500')
-          for _, entry in ipairs(entries) do
-            local fields = entry[2]
-            -- An entry without a body (back from a retry) has its JSON in the record.
-            if fields[2] == id and fields[4] then return fields[4] end
-          end
-          if #entries < 500 then break end
-          from = '(' .. entries[#entries][1]
+      -- The JSON of a job an earlier run accepted, from what its dedup key holds after its ID
+      -- ("acceptedAt|entryId"): its outbox entry while it is there, else its record (a retry, a dead
+      -- letter, a key set before entries carried jobs). Nil for a job delivered at its first attempt.
+      local function acceptedBody(id, held)
+        local entry = string.match(held, '^%d+|(.+)$')
+        if entry then
+          local found = redis.call('XRANGE', outbox, entry, entry)[1]
+          if found and found[2][4] then return found[2][4] end
         end
         return redis.call('HGET', recordPrefix .. id, 'job')
       end
@@ -254,9 +250,14 @@ const SCRIPTS = {
           if count == 1 then
             local job = jobs[1]
             job.body = bodyOf(job, click, nowMs, now)
-            if job.body and redis.call('SET', job.dedup, job.id .. '|' .. now, 'PX', ttl, 'NX') then
-              claimed = job
-              queue(job)
+            -- Queued first, so that the key can keep the entry's ID; a key held already takes it back.
+            if job.body then
+              local entry = queue(job)
+              if redis.call('SET', job.dedup, job.id .. '|' .. now .. '|' .. entry, 'PX', ttl, 'NX') then
+                claimed = job
+              else
+                redis.call('XDEL', outbox, entry)
+              end
             end
           end
           if not claimed then
@@ -298,8 +299,7 @@ const SCRIPTS = {
                 if job.body then
                   verdict = job.holder
                   if not verdict then
-                    redis.call('SET', job.dedup, job.id .. '|' .. now, 'PX', ttl)
-                    queue(job)
+                    redis.call('SET', job.dedup, job.id .. '|' .. now .. '|' .. queue(job), 'PX', ttl)
                     verdict = 1
                   end
                 end
@@ -433,8 +433,9 @@ const SCRIPTS = {
    * KEYS: dedup key, job record, outbox. ARGV: jobId, dedupTtlMs, jobJson, acceptedAtMs.
    * Returns 'known', 'duplicate' (the key belongs to another job) or 'restored'. A dedup key that
    * names this job means it was accepted (queued, delivered, or its record expired after settling):
-   * known, never re-sent. The accept script writes the key and the outbox entry together, so a
-   * store that lost one lost both.
+   * known, never re-sent. A queued job without a record whose dedup key alone was lost (evicted: it
+   * has a TTL, its stream entry none) is not seen here: the caller checks the queue first
+   * (Outbox.queuedJobIds).
    */
   restoreJob: {
     numberOfKeys: 3,
@@ -445,8 +446,8 @@ const SCRIPTS = {
         if string.sub(owner, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then return 'known' end
         return 'duplicate'
       end
-      redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[4], 'PX', ARGV[2])
-      redis.call('XADD', KEYS[3], '*', 'job', ARGV[1], 'body', ARGV[3])
+      local entry = redis.call('XADD', KEYS[3], '*', 'job', ARGV[1], 'body', ARGV[3])
+      redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[4] .. '|' .. entry, 'PX', ARGV[2])
       return 'restored'`,
   },
   /** KEYS: retry zset, outbox. ARGV: nowMs, limit. Moves due jobs back into the stream. */
