@@ -111,7 +111,10 @@ export interface Outbox {
    * being sent (its destination's circuit is open).
    */
   retryAt(claimed: ClaimedJob, dueAt: number, outcome: string, countAttempt?: boolean): Promise<void>;
-  /** Moves jobs whose retry time has come back into the queue; returns how many. */
+  /**
+   * Moves jobs whose retry time has come back into the queue (on Redis, with those a version before
+   * queued in its own stream); returns how many.
+   */
   promoteDue(now: number): Promise<number>;
   /** Takes over jobs another consumer claimed and did not settle within `minIdleMs`. */
   reclaim(consumer: string, minIdleMs: number, max: number): Promise<ClaimedJob[]>;

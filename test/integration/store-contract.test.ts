@@ -273,13 +273,45 @@ test('redis outbox: a claimed batch whose job record is gone, or whose JSON is u
   t.after(() => direct.disconnect());
   await direct.del('rl:{rl}:job:gone');
   // And an entry whose JSON cannot be read (written by hand).
-  await direct.xadd('rl:{rl}:outbox', '*', 'job', 'unreadable', 'body', '{"id":');
+  await direct.xadd('rl:{rl}:queue', '*', 'job', 'unreadable', 'body', '{"id":');
 
   const claimed = await store.outbox.claim('w1', 10, 50);
   assert.deepEqual(claimed.map((c) => [c.job.id, c.attempt]), [['kept-1', 2], ['kept-2', 2]]);
   assert.equal(await direct.exists('rl:{rl}:job:gone'), 0, 'no attempt counter is left behind for the missing job');
   for (const c of claimed) await store.outbox.complete(c, 'success');
   assert.equal(await store.outbox.backlog(), 0, 'the orphans are closed, not left to be claimed for ever');
+  assert.deepEqual(await store.outbox.reclaim('w2', 0, 10), []);
+});
+
+test('redis outbox: jobs a version before queued in its own stream are moved over and delivered once', async (t) => {
+  const store = await makeRedisStore();
+  t.after(() => store.close());
+  const direct = new Redis(redis.url);
+  t.after(() => direct.disconnect());
+  // As that version queued them: an entry naming the job, the job in its record.
+  const queueOld = async (id: string) => {
+    await direct.hset(`rl:{rl}:job:${id}`, 'job', JSON.stringify(job(id)), 'state', 'queued', 'attempts', '0');
+    await direct.xadd('rl:{rl}:outbox', '*', 'job', id);
+  };
+  await direct.xgroup('CREATE', 'rl:{rl}:outbox', 'relay', '0', 'MKSTREAM');
+  await queueOld('old-claimed');
+  // A worker of that version claimed one, counted its attempt, and stopped.
+  await direct.xreadgroup('GROUP', 'relay', 'old-worker', 'COUNT', 1, 'STREAMS', 'rl:{rl}:outbox', '>');
+  await direct.hincrby('rl:{rl}:job:old-claimed', 'attempts', 1);
+  await queueOld('old-queued');
+  await store.outbox.accept(job('new'), 'k-new', DAY);
+  assert.equal(await store.outbox.backlog(), 3);
+  assert.deepEqual([...await store.outbox.queuedJobIds()].sort(), ['new', 'old-claimed', 'old-queued']);
+
+  assert.equal(await store.outbox.promoteDue(Date.now()), 1, 'the one not yet delivered there is moved with the due retries');
+  assert.deepEqual((await store.outbox.reclaim('w1', 60_000, 10)).map((c) => c.job.id), [], 'the claimed one is left to its worker while it may be alive');
+  assert.deepEqual((await store.outbox.reclaim('w1', 0, 10)).map((c) => c.job.id), [], 'once idle it is moved, to be claimed');
+  const claimed = await store.outbox.claim('w1', 10, 50);
+  assert.deepEqual(claimed.map((c) => [c.job.id, c.attempt]).sort(), [['new', 1], ['old-claimed', 2], ['old-queued', 1]]);
+  assert.equal(await direct.xlen('rl:{rl}:outbox'), 0, 'nothing is left in the old stream');
+  for (const c of claimed) await store.outbox.complete(c, 'success');
+  assert.equal(await store.outbox.backlog(), 0);
+  assert.equal(await store.outbox.promoteDue(Date.now()), 0);
   assert.deepEqual(await store.outbox.reclaim('w2', 0, 10), []);
 });
 
@@ -300,10 +332,10 @@ test('redis outbox: a queued job is its outbox entry alone; a record for a retry
   }], now, DAY);
   const ids = ['sent', 'retried', 'dead', 'restored', 'one-step'];
   for (const id of ids) assert.equal(await ttlOf(id), -2, `${id}: queued, no record`);
-  const entries = (await direct.xrange('rl:{rl}:outbox', '-', '+')) as Array<[string, string[]]>;
+  const entries = (await direct.xrange('rl:{rl}:queue', '-', '+')) as Array<[string, string[]]>;
   assert.deepEqual(entries.map(([, fields]) => [fields[0], fields[1], fields[2]]), ids.map((id) => ['job', id, 'body']));
   assert.deepEqual(entries.map(([, fields]) => (JSON.parse(fields[3]!) as ConversionJob).id), ids, 'each entry carries its job');
-  assert.equal(await direct.pttl('rl:{rl}:outbox'), -1, 'the stream has no expiry');
+  assert.equal(await direct.pttl('rl:{rl}:queue'), -1, 'the stream has no expiry');
   assert.ok((await direct.pttl('rl:{rl}:dedup:k-sent')) > 0, 'the dedup key still expires');
   assert.deepEqual([...await store.outbox.queuedJobIds()].sort(), [...ids].sort());
 

@@ -7,7 +7,14 @@ export const KEY_PREFIX = 'rl:';
 
 export const keys = {
   visitor: (id: string) => `${KEY_PREFIX}v:{${id}}`,
-  outbox: `${KEY_PREFIX}{rl}:outbox`,
+  /** The delivery queue: a stream whose entries carry their jobs (scripts.ts). */
+  outbox: `${KEY_PREFIX}{rl}:queue`,
+  /**
+   * The queue of versions before jobs rode in their entries: an entry names its job, whose JSON is
+   * in its record. A worker moves what it finds there into `outbox` (adoptLegacyJobs), so the two
+   * versions can run side by side during a rollout; no version writes to it any more.
+   */
+  legacyOutbox: `${KEY_PREFIX}{rl}:outbox`,
   retry: `${KEY_PREFIX}{rl}:retry`,
   log: `${KEY_PREFIX}{rl}:log`,
   dead: `${KEY_PREFIX}{rl}:dead`,

@@ -9,7 +9,10 @@ import type { WorkerWrites } from './worker-writes.js';
 export const SETTLED_JOB_RETENTION_MS = 7 * 86_400_000;
 /** Dead letters older than this are trimmed from the dead-letter stream, and their jobs' records expire. */
 export const DEAD_LETTER_RETENTION_MS = 90 * 86_400_000;
+/** Jobs moved a call: retries come due, and a version before's queue is adopted, this many at a time. */
 const PROMOTE_BATCH = 200;
+/** The consumer that moves a version before's entries: each is moved in the call that reads it. */
+const LEGACY_CONSUMER = 'adopter';
 /** Stream entries read a page at a time when the queued jobs are listed. */
 const QUEUED_PAGE = 1_000;
 
@@ -107,6 +110,16 @@ export function createRedisOutbox(connections: RedisConnections, writes: WorkerW
     }
   }
 
+  /**
+   * Moves the jobs a version before queued (keys.ts, legacyOutbox) into the outbox, to be claimed:
+   * those not yet delivered, and with `minIdleMs` those its stopped workers left claimed.
+   */
+  async function adoptLegacyJobs(minIdleMs: string): Promise<number> {
+    const adopted = await worker.adoptLegacyJobs(keys.legacyOutbox, keys.outbox, CONSUMER_GROUP, LEGACY_CONSUMER, minIdleMs, PROMOTE_BATCH);
+    if (adopted > 0) log.info({ jobs: adopted }, 'outbox.legacy_jobs_adopted');
+    return adopted;
+  }
+
   async function notDeadReason(jobId: string): Promise<string> {
     const state = await withDeadline(request.hget(keys.job(jobId), 'state'), 'replay');
     return state ? `the job is ${state}, not dead` : NO_DEAD_JOB;
@@ -196,11 +209,13 @@ export function createRedisOutbox(connections: RedisConnections, writes: WorkerW
 
     async queuedJobIds() {
       const ids = new Set<string>();
-      for (let from = '-'; ;) {
-        const entries = (await worker.xrange(keys.outbox, from, '+', 'COUNT', QUEUED_PAGE)) as StreamEntry[];
-        for (const [, fields] of entries) if (fields[1]) ids.add(fields[1]);
-        if (entries.length < QUEUED_PAGE) break;
-        from = `(${entries[entries.length - 1]![0]}`;
+      for (const stream of [keys.outbox, keys.legacyOutbox]) {
+        for (let from = '-'; ;) {
+          const entries = (await worker.xrange(stream, from, '+', 'COUNT', QUEUED_PAGE)) as StreamEntry[];
+          for (const [, fields] of entries) if (fields[1]) ids.add(fields[1]);
+          if (entries.length < QUEUED_PAGE) break;
+          from = `(${entries[entries.length - 1]![0]}`;
+        }
       }
       for (const id of await worker.zrange(keys.retry, '0', '-1')) ids.add(id);
       return ids;
@@ -213,11 +228,16 @@ export function createRedisOutbox(connections: RedisConnections, writes: WorkerW
     },
 
     async promoteDue(now) {
-      return worker.promoteDue(keys.retry, keys.outbox, now, PROMOTE_BATCH);
+      const [due, adopted] = await Promise.all([
+        worker.promoteDue(keys.retry, keys.outbox, now, PROMOTE_BATCH),
+        adoptLegacyJobs('-'),
+      ]);
+      return due + adopted;
     },
 
     async reclaim(consumer, minIdleMs, max) {
       await ensureGroup();
+      await adoptLegacyJobs(String(Math.round(minIdleMs)));
       const reply = (await worker.xautoclaim(
         keys.outbox, CONSUMER_GROUP, consumer, minIdleMs, '0-0', 'COUNT', max,
       )) as [string, StreamEntry[], string[]];
@@ -238,8 +258,11 @@ export function createRedisOutbox(connections: RedisConnections, writes: WorkerW
 
     // What an operator or a scrape asks goes over the fail-fast connection: an outage answers 503, never hangs.
     async backlog() {
-      const [queued, waiting] = await withDeadline(Promise.all([request.xlen(keys.outbox), request.zcard(keys.retry)]), 'backlog');
-      return queued + waiting;
+      const [queued, waiting, legacy] = await withDeadline(
+        Promise.all([request.xlen(keys.outbox), request.zcard(keys.retry), request.xlen(keys.legacyOutbox)]),
+        'backlog',
+      );
+      return queued + waiting + legacy;
     },
   };
 }

@@ -123,7 +123,7 @@ const SCRIPTS = {
       local outbox = KEYS[1]
       -- Job records share the outbox's hash tag ({rl}): the one acceptedBody reads, undeclared,
       -- is on the one endpoint the relay runs on (keys.ts).
-      local recordPrefix = string.sub(outbox, 1, #outbox - #'outbox') .. 'job:'
+      local recordPrefix = string.match(outbox, '^(.*:)[^:]*$') .. 'job:'
 
       -- The call's conversion shapes (last-touch.ts), in the order they are defined: a
       -- conversion's first argument is its shape's number, or 0 before the shape's definition.
@@ -450,6 +450,40 @@ const SCRIPTS = {
       redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[4] .. '|' .. entry, 'PX', ARGV[2])
       return 'restored'`,
   },
+  /**
+   * KEYS: the legacy outbox, the outbox. ARGV: group, consumer, minIdleMs or '-', count. Moves
+   * into the outbox, as entries naming their jobs (whose records hold them), up to `count` entries
+   * of the legacy stream not yet delivered and, unless minIdleMs is '-', as many that a worker
+   * claimed and left idle `minIdleMs` (stopped: a live one of that version keeps its claims fresh). The legacy stream's consumer group
+   * hands each entry to one consumer, so a job is moved or delivered there, never both. Returns
+   * how many were moved.
+   */
+  adoptLegacyJobs: {
+    numberOfKeys: 2,
+    lua: `
+      local legacy, outbox, group, consumer = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
+      if redis.call('EXISTS', legacy) == 0 then return 0 end
+      -- Created as the versions before created it, where only their intake ran (BUSYGROUP otherwise).
+      redis.pcall('XGROUP', 'CREATE', legacy, group, '0')
+      local moved = 0
+      local function move(entries)
+        for _, entry in ipairs(entries) do
+          local fields = entry[2]
+          for i = 1, #fields - 1, 2 do
+            if fields[i] == 'job' then
+              redis.call('XADD', outbox, '*', 'job', fields[i + 1])
+              moved = moved + 1
+            end
+          end
+          redis.call('XACK', legacy, group, entry[1])
+          redis.call('XDEL', legacy, entry[1])
+        end
+      end
+      local fresh = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', ARGV[4], 'STREAMS', legacy, '>')
+      if fresh then move(fresh[1][2]) end
+      if ARGV[3] ~= '-' then move(redis.call('XAUTOCLAIM', legacy, group, consumer, ARGV[3], '0-0', 'COUNT', ARGV[4])[2]) end
+      return moved`,
+  },
   /** KEYS: retry zset, outbox. ARGV: nowMs, limit. Moves due jobs back into the stream. */
   promoteDue: {
     numberOfKeys: 2,
@@ -477,6 +511,7 @@ export interface RelayScripts {
   replayJob(job: string, outbox: string, dead: string, ...args: ScriptArg[]): Promise<number>;
   restoreJob(dedup: string, job: string, outbox: string, ...args: ScriptArg[]): Promise<'known' | 'duplicate' | 'restored'>;
   promoteDue(retry: string, outbox: string, ...args: ScriptArg[]): Promise<number>;
+  adoptLegacyJobs(legacy: string, outbox: string, ...args: ScriptArg[]): Promise<number>;
 }
 
 /** Registers the scripts on a connection (EVALSHA, with EVAL when the server lost its cache). */
