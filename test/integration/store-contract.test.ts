@@ -294,20 +294,24 @@ test('redis outbox: jobs a version before queued in its own stream are moved ove
     await direct.xadd('rl:{rl}:outbox', '*', 'job', id);
   };
   await direct.xgroup('CREATE', 'rl:{rl}:outbox', 'relay', '0', 'MKSTREAM');
-  await queueOld('old-claimed');
-  // A worker of that version claimed one, counted its attempt, and stopped.
-  await direct.xreadgroup('GROUP', 'relay', 'old-worker', 'COUNT', 1, 'STREAMS', 'rl:{rl}:outbox', '>');
-  await direct.hincrby('rl:{rl}:job:old-claimed', 'attempts', 1);
+  // Workers of that version claimed two and counted their attempts: one stopped, one is slow.
+  for (const id of ['old-claimed', 'old-slow']) {
+    await queueOld(id);
+    await direct.xreadgroup('GROUP', 'relay', `worker-${id}`, 'COUNT', 1, 'STREAMS', 'rl:{rl}:outbox', '>');
+    await direct.hincrby(`rl:{rl}:job:${id}`, 'attempts', 1);
+  }
   await queueOld('old-queued');
   await store.outbox.accept(job('new'), 'k-new', DAY);
-  assert.equal(await store.outbox.backlog(), 3);
-  assert.deepEqual([...await store.outbox.queuedJobIds()].sort(), ['new', 'old-claimed', 'old-queued']);
+  assert.equal(await store.outbox.backlog(), 4);
+  assert.deepEqual([...await store.outbox.queuedJobIds()].sort(), ['new', 'old-claimed', 'old-queued', 'old-slow']);
 
   assert.equal(await store.outbox.promoteDue(Date.now()), 1, 'the one not yet delivered there is moved with the due retries');
   assert.deepEqual((await store.outbox.reclaim('w1', 60_000, 10)).map((c) => c.job.id), [], 'the claimed one is left to its worker while it may be alive');
-  assert.deepEqual((await store.outbox.reclaim('w1', 0, 10)).map((c) => c.job.id), [], 'once idle it is moved, to be claimed');
+  assert.deepEqual((await store.outbox.reclaim('w1', 0, 10)).map((c) => c.job.id), [], 'once idle they are moved, to be claimed');
+  // The slow one's worker was alive after all, and settles it as that version does.
+  await direct.hset('rl:{rl}:job:old-slow', 'state', 'settled', 'outcome', 'success');
   const claimed = await store.outbox.claim('w1', 10, 50);
-  assert.deepEqual(claimed.map((c) => [c.job.id, c.attempt]).sort(), [['new', 1], ['old-claimed', 2], ['old-queued', 1]]);
+  assert.deepEqual(claimed.map((c) => [c.job.id, c.attempt]).sort(), [['new', 1], ['old-claimed', 2], ['old-queued', 1]], 'the settled one is not sent again');
   assert.equal(await direct.xlen('rl:{rl}:outbox'), 0, 'nothing is left in the old stream');
   for (const c of claimed) await store.outbox.complete(c, 'success');
   assert.equal(await store.outbox.backlog(), 0);

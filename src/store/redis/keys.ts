@@ -12,7 +12,7 @@ export const keys = {
   /**
    * The queue of versions before jobs rode in their entries: an entry names its job, whose JSON is
    * in its record. A worker moves what it finds there into `outbox` (adoptLegacyJobs), so the two
-   * versions can run side by side during a rollout; no version writes to it any more.
+   * versions can run side by side during a rollout; this version never writes to it.
    */
   legacyOutbox: `${KEY_PREFIX}{rl}:outbox`,
   retry: `${KEY_PREFIX}{rl}:retry`,

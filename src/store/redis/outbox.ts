@@ -90,10 +90,21 @@ export function createRedisOutbox(connections: RedisConnections, writes: WorkerW
         else close(jobId, receipt, 'unreadable');
       }
       if (fromRecords.length === 0) return claimed;
-      const loaded = await worker.loadClaimedJobs(fromRecords.length, ...fromRecords.map(({ jobId }) => keys.job(jobId)));
+      const loaded = await worker.loadClaimedJobs(
+        fromRecords.length + 1,
+        keys.retry, ...fromRecords.map(({ jobId }) => keys.job(jobId)), ...fromRecords.map(({ jobId }) => jobId),
+      );
+      const stale: string[] = [];
       for (let i = 0; i < fromRecords.length; i++) {
         const { receipt, jobId } = fromRecords[i]!;
         const payload = loaded[3 * i] as string | null;
+        if (Number(loaded[3 * i + 2]) < 0) {
+          // Finished by a worker of a version before after its entry was adopted: the record says
+          // how; the entry alone is closed, and nothing sent.
+          log.warn({ job_id: jobId }, 'outbox.entry_stale');
+          stale.push(receipt);
+          continue;
+        }
         // The record is gone while its entry waited (deleted by hand, or evicted under an
         // allkeys-* policy; it has no TTL while its job is to be sent): nothing to send.
         const job = payload ? parseJob(payload) : undefined;
@@ -104,6 +115,7 @@ export function createRedisOutbox(connections: RedisConnections, writes: WorkerW
         const since = loaded[3 * i + 1] as string | null;
         claimed.push({ job, attempt: Number(loaded[3 * i + 2]), since: since ? Number(since) : job.acceptedAt, receipt });
       }
+      if (stale.length > 0) closed.push(worker.xack(keys.outbox, CONSUMER_GROUP, ...stale).then(() => worker.xdel(keys.outbox, ...stale)).then(() => undefined));
       return claimed;
     } finally {
       await Promise.all(closed);
@@ -115,9 +127,15 @@ export function createRedisOutbox(connections: RedisConnections, writes: WorkerW
    * those not yet delivered, and with `minIdleMs` those its stopped workers left claimed.
    */
   async function adoptLegacyJobs(minIdleMs: string): Promise<number> {
-    const adopted = await worker.adoptLegacyJobs(keys.legacyOutbox, keys.outbox, CONSUMER_GROUP, LEGACY_CONSUMER, minIdleMs, PROMOTE_BATCH);
-    if (adopted > 0) log.info({ jobs: adopted }, 'outbox.legacy_jobs_adopted');
-    return adopted;
+    try {
+      const adopted = await worker.adoptLegacyJobs(keys.legacyOutbox, keys.outbox, CONSUMER_GROUP, LEGACY_CONSUMER, minIdleMs, PROMOTE_BATCH);
+      if (adopted > 0) log.info({ jobs: adopted }, 'outbox.legacy_jobs_adopted');
+      return adopted;
+    } catch (err) {
+      // A failing move (the old key of another type, an ACL) must not stop this version's deliveries.
+      log.error({ err: (err as Error).message }, 'outbox.legacy_adoption_failed');
+      return 0;
+    }
   }
 
   async function notDeadReason(jobId: string): Promise<string> {

@@ -316,19 +316,29 @@ const SCRIPTS = {
       return eachSegment(2, accept)`,
   },
   /**
-   * KEYS: the job records of one claimed batch's entries without a body (jobs back from a retry or a
-   * replay). Counts an attempt on each job that still exists and returns three values per job: its
-   * payload (nil when the record is gone), its `since`, attempts.
+   * KEYS: the retry zset, then the job records of one claimed batch's entries without a body (jobs
+   * back from a retry or a replay, or adopted from a version before). ARGV: the jobs' IDs, in the
+   * same order. Counts an attempt on each job to be sent and returns three values per job: its
+   * payload (nil when the record is gone), its `since`, and its attempts, or -1 for an entry that
+   * is stale: its job settled, dead or waiting for a retry already (a worker of a version before,
+   * alive, finished it after its entry was adopted), to be closed without a send.
    */
   loadClaimedJobs: {
     numberOfKeys: undefined,
     lua: `
       local out = {}
-      for i, key in ipairs(KEYS) do
-        local job = redis.call('HMGET', key, 'job', 'since')
-        local at = 3 * i - 2
+      for i = 2, #KEYS do
+        local key = KEYS[i]
+        local job = redis.call('HMGET', key, 'job', 'since', 'state')
+        local at = 3 * i - 5
         out[at], out[at + 1], out[at + 2] = job[1], job[2], 0
-        if job[1] then out[at + 2] = redis.call('HINCRBY', key, 'attempts', '1') end
+        if job[1] then
+          if job[3] == 'settled' or job[3] == 'dead' or redis.call('ZSCORE', KEYS[1], ARGV[i - 1]) then
+            out[at + 2] = -1
+          else
+            out[at + 2] = redis.call('HINCRBY', key, 'attempts', '1')
+          end
+        end
       end
       return out`,
   },
@@ -454,9 +464,10 @@ const SCRIPTS = {
    * KEYS: the legacy outbox, the outbox. ARGV: group, consumer, minIdleMs or '-', count. Moves
    * into the outbox, as entries naming their jobs (whose records hold them), up to `count` entries
    * of the legacy stream not yet delivered and, unless minIdleMs is '-', as many that a worker
-   * claimed and left idle `minIdleMs` (stopped: a live one of that version keeps its claims fresh). The legacy stream's consumer group
-   * hands each entry to one consumer, so a job is moved or delivered there, never both. Returns
-   * how many were moved.
+   * claimed and left idle `minIdleMs` (stopped: a live one of that version keeps its claims
+   * fresh). The legacy stream's consumer group hands each entry to one consumer; a worker of that
+   * version alive but idle past `minIdleMs` may still finish a job whose entry was moved, which
+   * loadClaimedJobs then finds done and closes. Returns how many were moved.
    */
   adoptLegacyJobs: {
     numberOfKeys: 2,
@@ -468,12 +479,18 @@ const SCRIPTS = {
       local moved = 0
       local function move(entries)
         for _, entry in ipairs(entries) do
-          local fields = entry[2]
+          -- Redis 6.2's XAUTOCLAIM answers an entry deleted meanwhile without its fields.
+          local fields = entry[2] or {}
+          local copied = {}
           for i = 1, #fields - 1, 2 do
-            if fields[i] == 'job' then
-              redis.call('XADD', outbox, '*', 'job', fields[i + 1])
-              moved = moved + 1
+            if fields[i] == 'job' or fields[i] == 'body' then
+              copied[#copied + 1] = fields[i]
+              copied[#copied + 1] = fields[i + 1]
             end
+          end
+          if copied[1] == 'job' then
+            redis.call('XADD', outbox, '*', unpack(copied))
+            moved = moved + 1
           end
           redis.call('XACK', legacy, group, entry[1])
           redis.call('XDEL', legacy, entry[1])
@@ -503,7 +520,7 @@ export interface RelayScripts {
   saveVisitorClicks(numberOfKeys: number, ...keysThenArgs: ScriptArg[]): Promise<unknown[]>;
   acceptConversion(dedup: string, outbox: string, ...args: ScriptArg[]): Promise<string | null>;
   acceptLastTouch(numberOfKeys: number, ...keysThenArgs: ScriptArg[]): Promise<unknown[]>;
-  loadClaimedJobs(numberOfKeys: number, ...jobs: string[]): Promise<Array<string | number | null>>;
+  loadClaimedJobs(numberOfKeys: number, ...keysThenIds: string[]): Promise<Array<string | number | null>>;
   workerWrites(numberOfKeys: number, ...keysThenArgs: ScriptArg[]): Promise<unknown[]>;
   keepClaimed(outbox: string, ...args: ScriptArg[]): Promise<number>;
   retryJob(outbox: string, retry: string, job: string, ...args: ScriptArg[]): Promise<number>;
