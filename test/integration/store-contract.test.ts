@@ -294,27 +294,30 @@ test('redis outbox: jobs a version before queued in its own stream are moved ove
     await direct.xadd('rl:{rl}:outbox', '*', 'job', id);
   };
   await direct.xgroup('CREATE', 'rl:{rl}:outbox', 'relay', '0', 'MKSTREAM');
-  // Workers of that version claimed two and counted their attempts: one stopped, one is slow.
-  for (const id of ['old-claimed', 'old-slow']) {
+  // Workers of that version claimed three and counted their attempts: one stopped, two are slow.
+  for (const id of ['old-claimed', 'old-slow', 'old-failing']) {
     await queueOld(id);
     await direct.xreadgroup('GROUP', 'relay', `worker-${id}`, 'COUNT', 1, 'STREAMS', 'rl:{rl}:outbox', '>');
     await direct.hincrby(`rl:{rl}:job:${id}`, 'attempts', 1);
   }
   await queueOld('old-queued');
   await store.outbox.accept(job('new'), 'k-new', DAY);
-  assert.equal(await store.outbox.backlog(), 4);
-  assert.deepEqual([...await store.outbox.queuedJobIds()].sort(), ['new', 'old-claimed', 'old-queued', 'old-slow']);
+  assert.equal(await store.outbox.backlog(), 5);
+  assert.deepEqual([...await store.outbox.queuedJobIds()].sort(), ['new', 'old-claimed', 'old-failing', 'old-queued', 'old-slow']);
 
   assert.equal(await store.outbox.promoteDue(Date.now()), 1, 'the one not yet delivered there is moved with the due retries');
   assert.deepEqual((await store.outbox.reclaim('w1', 60_000, 10)).map((c) => c.job.id), [], 'the claimed one is left to its worker while it may be alive');
   assert.deepEqual((await store.outbox.reclaim('w1', 0, 10)).map((c) => c.job.id), [], 'once idle they are moved, to be claimed');
-  // The slow one's worker was alive after all, and settles it as that version does.
+  // The slow ones' workers were alive after all: one settles its job, one puts it back for a retry.
   await direct.hset('rl:{rl}:job:old-slow', 'state', 'settled', 'outcome', 'success');
+  await direct.zadd('rl:{rl}:retry', Date.now() + 60_000, 'old-failing');
+  await direct.hset('rl:{rl}:job:old-failing', 'state', 'retrying');
   const claimed = await store.outbox.claim('w1', 10, 50);
-  assert.deepEqual(claimed.map((c) => [c.job.id, c.attempt]).sort(), [['new', 1], ['old-claimed', 2], ['old-queued', 1]], 'the settled one is not sent again');
+  assert.deepEqual(claimed.map((c) => [c.job.id, c.attempt]).sort(), [['new', 1], ['old-claimed', 2], ['old-queued', 1]], 'the settled one and the one waiting for its retry are not sent now');
   assert.equal(await direct.xlen('rl:{rl}:outbox'), 0, 'nothing is left in the old stream');
   for (const c of claimed) await store.outbox.complete(c, 'success');
-  assert.equal(await store.outbox.backlog(), 0);
+  assert.equal(await store.outbox.backlog(), 1, 'the retry alone waits, once');
+  assert.deepEqual(await store.outbox.queuedJobIds(), new Set(['old-failing']));
   assert.equal(await store.outbox.promoteDue(Date.now()), 0);
   assert.deepEqual(await store.outbox.reclaim('w2', 0, 10), []);
 });

@@ -207,6 +207,12 @@ const SCRIPTS = {
         return nil
       end
 
+      -- A group's winner as answered: repeated ('0' or '1'), then the click it was accepted on.
+      local function winnerOf(repeated, click)
+        if not click then return repeated end
+        return repeated .. '|' .. click.kind .. '|' .. click.atText .. '|' .. click.destination .. '|' .. click.clickId
+      end
+
       -- Queues the job; returns its entry's ID, which its dedup key keeps.
       local function queue(job)
         return redis.call('XADD', outbox, '*', 'job', job.id, 'body', job.body)
@@ -271,25 +277,21 @@ const SCRIPTS = {
             local stored = acceptedBody(earlier.id, string.sub(earlier.holder, #earlier.id + 2))
             if stored then
               local first = cjson.decode(stored)
-              if first.clickSource ~= 'none' then
-                winners[#winners + 1] = '1|' .. first.clickSource .. '|' .. string.format('%d', first.clickCapturedAt) ..
-                  '|' .. first.destination .. '|' .. first.clickId
-              else
-                winners[#winners + 1] = '1'
-              end
+              local chosen = first.clickSource ~= 'none' and { kind = first.clickSource,
+                atText = string.format('%d', first.clickCapturedAt), destination = first.destination, clickId = first.clickId }
+              winners[#winners + 1] = winnerOf('1', chosen)
             else
               -- Delivered at its first attempt, the job left neither an entry nor its JSON: its
               -- click is the one its destination has stored now (the same, unless a newer one of
               -- that network landed in between), not the group's newest, which may be another's.
               local own = newestClick(hashes, shape.kinds, { [earlier.spec.destination] = 1 })
-              winners[#winners + 1] = own and ('1|' .. own.kind .. '|' .. own.atText .. '|' .. own.destination .. '|' .. own.clickId) or '1'
+              winners[#winners + 1] = winnerOf('1', own)
             end
             for _, job in ipairs(jobs) do
               if job.holder then verdicts[#verdicts + 1] = job.holder else verdicts[#verdicts + 1] = false end
             end
           else
-            winners[#winners + 1] = click and ('0|' .. click.kind .. '|' .. click.atText .. '|' .. click.destination ..
-              '|' .. click.clickId) or '0'
+            winners[#winners + 1] = winnerOf('0', click)
             for _, job in ipairs(jobs) do
               local verdict = false
               if job == claimed then
